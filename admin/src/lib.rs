@@ -1,0 +1,3 @@
+//! The ferrokafka admin client.
+//!
+//! Not written yet; see issue 7.

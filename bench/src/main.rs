@@ -1,0 +1,2 @@
+//! Benchmarks; see `cargo run --release -p ferrokafka-bench -- --help`.
+fn main() {}

@@ -1,0 +1,3 @@
+//! The bundled Kafka-compatible broker.
+//!
+//! Not written yet; see issue 3.

@@ -1,0 +1,3 @@
+//! The ferrokafka poll-based consumer and consumer-group member.
+//!
+//! Not written yet; see issue 6.

@@ -1,0 +1,3 @@
+//! Spring-style example services and the quickstart.
+//!
+//! Not written yet; see issue 8.

@@ -1,0 +1,1 @@
+//! Record batches. Placeholder; see the records helper.

@@ -1,0 +1,3 @@
+//! The ferrokafka batching producer.
+//!
+//! Not written yet; see issue 5.
