@@ -8,6 +8,7 @@
 //!   Apache Kafka's message specs, at every version, written by
 //!   `cargo xtask codegen` (never edited by hand).
 //! - [`primitives`]: the primitive encodings the generated code is built on.
+//! - [`header`] and [`frame`]: request/response headers and size-prefixed frames.
 //! - [`codec`]: the [`Encode`], [`Decode`], [`Message`] and [`Request`] traits.
 //! - [`records`]: record batches (magic v2, plus read-only legacy v0/v1).
 //! - [`compression`]: gzip, snappy, lz4 and zstd, with bounded decompression.
@@ -17,7 +18,9 @@ pub mod codec;
 pub mod compression;
 pub mod error;
 pub mod error_code;
+pub mod frame;
 pub mod generated;
+pub mod header;
 pub mod primitives;
 pub mod records;
 mod uuid;

@@ -205,7 +205,12 @@ fn zigzag64(value: i64) -> u64 {
 /// classic versions, an unsigned varint holding length + 1 in flexible ones.
 /// Returns `None` for null, and checks the length against the bytes left.
 #[inline]
-fn get_length(buf: &mut Bytes, flexible: bool, wide: bool, what: &'static str) -> Result<Option<usize>> {
+fn get_length(
+    buf: &mut Bytes,
+    flexible: bool,
+    wide: bool,
+    what: &'static str,
+) -> Result<Option<usize>> {
     let length: i64 = if flexible {
         i64::from(get_unsigned_varint(buf, what)?) - 1
     } else if wide {
@@ -232,7 +237,13 @@ fn get_length(buf: &mut Bytes, flexible: bool, wide: bool, what: &'static str) -
 
 /// Writes a length prefix (see [`get_length`]); `None` is null.
 #[inline]
-fn put_length(buf: &mut BytesMut, length: Option<usize>, flexible: bool, wide: bool, what: &'static str) -> Result<()> {
+fn put_length(
+    buf: &mut BytesMut,
+    length: Option<usize>,
+    flexible: bool,
+    wide: bool,
+    what: &'static str,
+) -> Result<()> {
     let max = if flexible {
         (u32::MAX - 1) as usize
     } else if wide {
@@ -279,7 +290,11 @@ fn take_string(buf: &mut Bytes, length: usize, what: &'static str) -> Result<Str
 
 /// A nullable string: `i16` length (classic) or compact length (flexible).
 #[inline]
-pub fn get_nullable_string(buf: &mut Bytes, flexible: bool, what: &'static str) -> Result<Option<String>> {
+pub fn get_nullable_string(
+    buf: &mut Bytes,
+    flexible: bool,
+    what: &'static str,
+) -> Result<Option<String>> {
     match get_length(buf, flexible, false, what)? {
         None => Ok(None),
         Some(length) => take_string(buf, length, what).map(Some),
@@ -288,16 +303,29 @@ pub fn get_nullable_string(buf: &mut Bytes, flexible: bool, what: &'static str) 
 
 /// A non-nullable string; a null on the wire is an error.
 #[inline]
-pub fn get_string(buf: &mut Bytes, flexible: bool, version: i16, what: &'static str) -> Result<String> {
+pub fn get_string(
+    buf: &mut Bytes,
+    flexible: bool,
+    version: i16,
+    what: &'static str,
+) -> Result<String> {
     match get_length(buf, flexible, false, what)? {
-        None => Err(ProtocolError::NullNotAllowed { field: what, version }),
+        None => Err(ProtocolError::NullNotAllowed {
+            field: what,
+            version,
+        }),
         Some(length) => take_string(buf, length, what),
     }
 }
 
 /// A nullable string.
 #[inline]
-pub fn put_nullable_string(buf: &mut BytesMut, value: Option<&str>, flexible: bool, what: &'static str) -> Result<()> {
+pub fn put_nullable_string(
+    buf: &mut BytesMut,
+    value: Option<&str>,
+    flexible: bool,
+    what: &'static str,
+) -> Result<()> {
     put_length(buf, value.map(str::len), flexible, false, what)?;
     if let Some(value) = value {
         buf.put_slice(value.as_bytes());
@@ -307,26 +335,48 @@ pub fn put_nullable_string(buf: &mut BytesMut, value: Option<&str>, flexible: bo
 
 /// A non-nullable string.
 #[inline]
-pub fn put_string(buf: &mut BytesMut, value: &str, flexible: bool, what: &'static str) -> Result<()> {
+pub fn put_string(
+    buf: &mut BytesMut,
+    value: &str,
+    flexible: bool,
+    what: &'static str,
+) -> Result<()> {
     put_nullable_string(buf, Some(value), flexible, what)
 }
 
 /// Nullable bytes: `i32` length (classic) or compact length (flexible).
 /// The result shares the input buffer; nothing is copied.
 #[inline]
-pub fn get_nullable_bytes(buf: &mut Bytes, flexible: bool, what: &'static str) -> Result<Option<Bytes>> {
+pub fn get_nullable_bytes(
+    buf: &mut Bytes,
+    flexible: bool,
+    what: &'static str,
+) -> Result<Option<Bytes>> {
     Ok(get_length(buf, flexible, true, what)?.map(|length| buf.split_to(length)))
 }
 
 /// Non-nullable bytes; a null on the wire is an error.
 #[inline]
-pub fn get_bytes(buf: &mut Bytes, flexible: bool, version: i16, what: &'static str) -> Result<Bytes> {
-    get_nullable_bytes(buf, flexible, what)?.ok_or(ProtocolError::NullNotAllowed { field: what, version })
+pub fn get_bytes(
+    buf: &mut Bytes,
+    flexible: bool,
+    version: i16,
+    what: &'static str,
+) -> Result<Bytes> {
+    get_nullable_bytes(buf, flexible, what)?.ok_or(ProtocolError::NullNotAllowed {
+        field: what,
+        version,
+    })
 }
 
 /// Nullable bytes.
 #[inline]
-pub fn put_nullable_bytes(buf: &mut BytesMut, value: Option<&[u8]>, flexible: bool, what: &'static str) -> Result<()> {
+pub fn put_nullable_bytes(
+    buf: &mut BytesMut,
+    value: Option<&[u8]>,
+    flexible: bool,
+    what: &'static str,
+) -> Result<()> {
     put_length(buf, value.map(<[u8]>::len), flexible, true, what)?;
     if let Some(value) = value {
         buf.put_slice(value);
@@ -336,7 +386,12 @@ pub fn put_nullable_bytes(buf: &mut BytesMut, value: Option<&[u8]>, flexible: bo
 
 /// Non-nullable bytes.
 #[inline]
-pub fn put_bytes(buf: &mut BytesMut, value: &[u8], flexible: bool, what: &'static str) -> Result<()> {
+pub fn put_bytes(
+    buf: &mut BytesMut,
+    value: &[u8],
+    flexible: bool,
+    what: &'static str,
+) -> Result<()> {
     put_nullable_bytes(buf, Some(value), flexible, what)
 }
 
@@ -350,14 +405,36 @@ pub fn get_array_len(buf: &mut Bytes, flexible: bool, what: &'static str) -> Res
 
 /// An array's element count (`None` for a null array).
 #[inline]
-pub fn put_array_len(buf: &mut BytesMut, len: Option<usize>, flexible: bool, what: &'static str) -> Result<()> {
+pub fn put_array_len(
+    buf: &mut BytesMut,
+    len: Option<usize>,
+    flexible: bool,
+    what: &'static str,
+) -> Result<()> {
     put_length(buf, len, flexible, true, what)
 }
 
 /// A non-nullable array's element count; null on the wire is an error.
 #[inline]
-pub fn get_array_len_required(buf: &mut Bytes, flexible: bool, version: i16, what: &'static str) -> Result<usize> {
-    get_array_len(buf, flexible, what)?.ok_or(ProtocolError::NullNotAllowed { field: what, version })
+pub fn get_array_len_required(
+    buf: &mut Bytes,
+    flexible: bool,
+    version: i16,
+    what: &'static str,
+) -> Result<usize> {
+    get_array_len(buf, flexible, what)?.ok_or(ProtocolError::NullNotAllowed {
+        field: what,
+        version,
+    })
+}
+
+/// How many elements to reserve for an array of `count` elements whose count
+/// came off the wire: the count is already checked against the input size,
+/// but an element's in-memory size can be many times its wire size, so the
+/// first reservation is capped and the vector grows as elements really decode.
+#[inline]
+pub fn initial_capacity(count: usize) -> usize {
+    count.min(1024)
 }
 
 /// Tagged fields a decoder did not recognise, by tag, kept as raw bytes so
@@ -385,7 +462,11 @@ pub fn put_tagged_field(buf: &mut BytesMut, tag: u32, payload: &[u8]) {
 /// Writes the tagged-field section of a flexible struct: `known` (tag, payload)
 /// pairs the generated encoder produced, merged with `unknown` ones in
 /// ascending tag order, as the protocol requires.
-pub fn put_tagged_fields(buf: &mut BytesMut, mut known: Vec<(u32, BytesMut)>, unknown: &UnknownTaggedFields) {
+pub fn put_tagged_fields(
+    buf: &mut BytesMut,
+    mut known: Vec<(u32, BytesMut)>,
+    unknown: &UnknownTaggedFields,
+) {
     put_unsigned_varint(buf, (known.len() + unknown.len()) as u32);
     if unknown.is_empty() {
         for (tag, payload) in &known {
@@ -393,7 +474,11 @@ pub fn put_tagged_fields(buf: &mut BytesMut, mut known: Vec<(u32, BytesMut)>, un
         }
         return;
     }
-    known.extend(unknown.iter().map(|(tag, payload)| (*tag, BytesMut::from(&payload[..]))));
+    known.extend(
+        unknown
+            .iter()
+            .map(|(tag, payload)| (*tag, BytesMut::from(&payload[..]))),
+    );
     known.sort_by_key(|(tag, _)| *tag);
     for (tag, payload) in &known {
         put_tagged_field(buf, *tag, payload);
@@ -441,7 +526,15 @@ mod tests {
 
     #[test]
     fn varlongs_round_trip_at_the_extremes() {
-        for value in [i64::MIN, i64::MAX, 0, -1, 1 << 40, 2_147_483_648, -2_147_483_649] {
+        for value in [
+            i64::MIN,
+            i64::MAX,
+            0,
+            -1,
+            1 << 40,
+            2_147_483_648,
+            -2_147_483_649,
+        ] {
             let mut out = BytesMut::new();
             put_varlong(&mut out, value);
             assert_eq!(out.len(), varlong_len(value));
@@ -465,7 +558,10 @@ mod tests {
         let mut input = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 1, 2]);
         assert!(matches!(
             get_array_len(&mut input, false, "a"),
-            Err(ProtocolError::LengthExceedsInput { length: 0x7fff_ffff, .. })
+            Err(ProtocolError::LengthExceedsInput {
+                length: 0x7fff_ffff,
+                ..
+            })
         ));
         let mut input = Bytes::from_static(&[0xff, 0xfe]);
         assert!(matches!(
@@ -481,7 +577,10 @@ mod tests {
         put_nullable_string(&mut out, None, true, "s").unwrap();
         put_string(&mut out, "abc", false, "s").unwrap();
         put_nullable_string(&mut out, None, false, "s").unwrap();
-        assert_eq!(&out[..], &[4, b'a', b'b', b'c', 0, 0, 3, b'a', b'b', b'c', 0xff, 0xff]);
+        assert_eq!(
+            &out[..],
+            &[4, b'a', b'b', b'c', 0, 0, 3, b'a', b'b', b'c', 0xff, 0xff]
+        );
         let mut input = out.freeze();
         assert_eq!(get_string(&mut input, true, 0, "s").unwrap(), "abc");
         assert_eq!(get_nullable_string(&mut input, true, "s").unwrap(), None);
