@@ -226,6 +226,9 @@ enum Ty {
     Bytes,
     Records,
     Uuid,
+    /// An `int16` error-code field, typed as `crate::ErrorCode` so no bare
+    /// integer travels past the decoder.
+    ErrorCode,
     Array(Box<Ty>),
     Struct(String),
 }
@@ -265,6 +268,7 @@ impl Ty {
             Ty::Str => "String".into(),
             Ty::Bytes | Ty::Records => "::bytes::Bytes".into(),
             Ty::Uuid => "crate::Uuid".into(),
+            Ty::ErrorCode => "crate::ErrorCode".into(),
             Ty::Array(inner) => format!("Vec<{}>", inner.rust()),
             Ty::Struct(name) => name.clone(),
         }
@@ -474,7 +478,10 @@ fn resolve_field(message: &Message, struct_name: &str, spec: &FieldSpec) -> Resu
     Ok(Field {
         rust_name: field_ident(&spec.name),
         label,
-        ty: Ty::parse(&spec.ty),
+        ty: match Ty::parse(&spec.ty) {
+            Ty::Int16 if spec.name.ends_with("ErrorCode") => Ty::ErrorCode,
+            other => other,
+        },
         versions,
         nullable,
         tagged,
@@ -590,6 +597,10 @@ fn default_expr(field: &Field) -> Result<String, String> {
             },
             Ty::Bytes | Ty::Records => "::bytes::Bytes::new()".into(),
             Ty::Uuid => "crate::Uuid::ZERO".into(),
+            Ty::ErrorCode => match text.as_deref() {
+                None | Some("") | Some("0") => "crate::ErrorCode::None".into(),
+                Some(t) => format!("crate::ErrorCode::from_code({})", parse_int(t)?),
+            },
             Ty::Array(_) => "Vec::new()".into(),
             Ty::Struct(name) => format!("{name}::default()"),
         })
@@ -626,6 +637,7 @@ fn sample_value(ty: &Ty, index: usize, default: &str) -> String {
             }
         }
         Ty::Float64 => format!("{}.5f64", n),
+        Ty::ErrorCode => format!("crate::ErrorCode::from_code({n})"),
         Ty::Str => format!("String::from(\"s{index}\")"),
         Ty::Bytes | Ty::Records => format!("::bytes::Bytes::from_static(b\"b{index}\")"),
         Ty::Uuid => format!(
@@ -717,6 +729,7 @@ fn encode_plain(ty: &Ty, value: &Val, site: &Site) -> Result<String, String> {
             value.by_ref()
         ),
         Ty::Uuid => format!("p::put_uuid({buf}, {});", value.by_ref()),
+        Ty::ErrorCode => format!("p::put_i16({buf}, {}.code());", value.receiver()),
         Ty::Struct(_) => format!(
             "crate::codec::Encode::encode({}, {buf}, version)?;",
             value.by_ref()
@@ -808,6 +821,7 @@ fn decode_plain(ty: &Ty, site: &Site) -> Result<String, String> {
         Ty::Str => format!("p::get_string({buf}, {flex}, version, {label:?})?"),
         Ty::Bytes | Ty::Records => format!("p::get_bytes({buf}, {flex}, version, {label:?})?"),
         Ty::Uuid => format!("p::get_uuid({buf}, {label:?})?"),
+        Ty::ErrorCode => format!("crate::ErrorCode::from_code(p::get_i16({buf}, {label:?})?)"),
         Ty::Struct(name) => format!("<{name} as crate::codec::Decode>::decode({buf}, version)?"),
         Ty::Array(inner) => format!(
             "{{ let count = p::get_array_len_required({buf}, {flex}, version, {label:?})?; {} }}",

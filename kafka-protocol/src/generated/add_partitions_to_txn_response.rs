@@ -5,18 +5,30 @@
 use crate::primitives as p;
 
 /// `AddPartitionsToTxnResponse`: The response of API key 24; versions 0-5, flexible versions 3-5.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AddPartitionsToTxnResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 4+; ignorable; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 4+; ignorable; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ResultsByTransaction`: versions 4+; default `Vec::new()`.
     pub results_by_transaction: Vec<AddPartitionsToTxnResult>,
     /// `ResultsByTopicV3AndBelow`: versions 0-3; default `Vec::new()`.
     pub results_by_topic_v3_and_below: Vec<AddPartitionsToTxnTopicResult>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for AddPartitionsToTxnResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            results_by_transaction: Vec::new(),
+            results_by_topic_v3_and_below: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for AddPartitionsToTxnResponse {
@@ -30,7 +42,7 @@ impl crate::codec::Encode for AddPartitionsToTxnResponse {
         }
         p::put_i32(buf, self.throttle_time_ms);
         if version >= 4 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
         if version >= 4 {
             p::put_array_len(
@@ -89,9 +101,9 @@ impl crate::codec::Decode for AddPartitionsToTxnResponse {
         }
         let throttle_time_ms = p::get_i32(buf, "AddPartitionsToTxnResponse.ThrottleTimeMs")?;
         let error_code = if version >= 4 {
-            p::get_i16(buf, "AddPartitionsToTxnResponse.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(buf, "AddPartitionsToTxnResponse.ErrorCode")?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let results_by_transaction = if version >= 4 {
             {
@@ -168,7 +180,11 @@ impl AddPartitionsToTxnResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: if version >= 4 { 11i16 } else { 0i16 },
+            error_code: if version >= 4 {
+                crate::ErrorCode::from_code(11)
+            } else {
+                crate::ErrorCode::None
+            },
             results_by_transaction: if version >= 4 {
                 vec![AddPartitionsToTxnResult::sample(version)]
             } else {
@@ -286,20 +302,30 @@ impl AddPartitionsToTxnTopicResult {
 }
 
 /// A structure shared by several fields of `AddPartitionsToTxnResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AddPartitionsToTxnPartitionResult {
     /// `PartitionIndex`: versions 0+; the key of its collection; default `0i32`.
     pub partition_index: i32,
-    /// `PartitionErrorCode`: versions 0+; default `0i16`.
-    pub partition_error_code: i16,
+    /// `PartitionErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub partition_error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for AddPartitionsToTxnPartitionResult {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            partition_error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for AddPartitionsToTxnPartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.partition_error_code);
+        p::put_i16(buf, self.partition_error_code.code());
         if version >= 3 {
             p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -319,10 +345,10 @@ impl crate::codec::Decode for AddPartitionsToTxnPartitionResult {
             buf,
             "AddPartitionsToTxnResponse.AddPartitionsToTxnPartitionResult.PartitionIndex",
         )?;
-        let partition_error_code = p::get_i16(
+        let partition_error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "AddPartitionsToTxnResponse.AddPartitionsToTxnPartitionResult.PartitionErrorCode",
-        )?;
+        )?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
             let count = p::get_unsigned_varint(
@@ -351,7 +377,7 @@ impl AddPartitionsToTxnPartitionResult {
     pub fn sample(_version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            partition_error_code: 11i16,
+            partition_error_code: crate::ErrorCode::from_code(11),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

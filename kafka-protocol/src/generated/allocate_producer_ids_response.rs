@@ -5,18 +5,30 @@
 use crate::primitives as p;
 
 /// `AllocateProducerIdsResponse`: The response of API key 67; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AllocateProducerIdsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ProducerIdStart`: versions 0+; default `0i64`.
     pub producer_id_start: i64,
     /// `ProducerIdLen`: versions 0+; default `0i32`.
     pub producer_id_len: i32,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for AllocateProducerIdsResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            producer_id_start: 0i64,
+            producer_id_len: 0i32,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for AllocateProducerIdsResponse {
@@ -28,7 +40,7 @@ impl crate::codec::Encode for AllocateProducerIdsResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i64(buf, self.producer_id_start);
         p::put_i32(buf, self.producer_id_len);
         p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -45,7 +57,8 @@ impl crate::codec::Decode for AllocateProducerIdsResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "AllocateProducerIdsResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "AllocateProducerIdsResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "AllocateProducerIdsResponse.ErrorCode")?);
         let producer_id_start = p::get_i64(buf, "AllocateProducerIdsResponse.ProducerIdStart")?;
         let producer_id_len = p::get_i32(buf, "AllocateProducerIdsResponse.ProducerIdLen")?;
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
@@ -81,7 +94,7 @@ impl AllocateProducerIdsResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             producer_id_start: 12i64,
             producer_id_len: 13i32,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

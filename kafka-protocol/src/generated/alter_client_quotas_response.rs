@@ -111,8 +111,8 @@ impl AlterClientQuotasResponse {
 /// An element of `AlterClientQuotasResponse.Entries` in `AlterClientQuotasResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryData {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `Entity`: versions 0+; default `Vec::new()`.
@@ -124,7 +124,7 @@ pub struct EntryData {
 impl Default for EntryData {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             entity: Vec::new(),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -135,7 +135,7 @@ impl Default for EntryData {
 impl crate::codec::Encode for EntryData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 1;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -166,7 +166,10 @@ impl crate::codec::Encode for EntryData {
 impl crate::codec::Decode for EntryData {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 1;
-        let error_code = p::get_i16(buf, "AlterClientQuotasResponse.EntryData.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "AlterClientQuotasResponse.EntryData.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -209,7 +212,7 @@ impl EntryData {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: Some(String::from("s1")),
             entity: vec![EntityData::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

@@ -113,8 +113,8 @@ impl AlterConfigsResponse {
 /// An element of `AlterConfigsResponse.Responses` in `AlterConfigsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterConfigsResourceResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `ResourceType`: versions 0+; default `0i8`.
@@ -128,7 +128,7 @@ pub struct AlterConfigsResourceResponse {
 impl Default for AlterConfigsResourceResponse {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             resource_type: 0i8,
             resource_name: String::new(),
@@ -140,7 +140,7 @@ impl Default for AlterConfigsResourceResponse {
 impl crate::codec::Encode for AlterConfigsResourceResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 2;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -169,10 +169,10 @@ impl crate::codec::Encode for AlterConfigsResourceResponse {
 impl crate::codec::Decode for AlterConfigsResourceResponse {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 2;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "AlterConfigsResponse.AlterConfigsResourceResponse.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -217,7 +217,7 @@ impl AlterConfigsResourceResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(_version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: Some(String::from("s1")),
             resource_type: 12i8,
             resource_name: String::from("s3"),

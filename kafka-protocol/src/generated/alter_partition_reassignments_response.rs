@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct AlterPartitionReassignmentsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `Responses`: versions 0+; default `Vec::new()`.
@@ -23,7 +23,7 @@ impl Default for AlterPartitionReassignmentsResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             responses: Vec::new(),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -41,7 +41,7 @@ impl crate::codec::Encode for AlterPartitionReassignmentsResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -73,7 +73,10 @@ impl crate::codec::Decode for AlterPartitionReassignmentsResponse {
         }
         let throttle_time_ms =
             p::get_i32(buf, "AlterPartitionReassignmentsResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "AlterPartitionReassignmentsResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "AlterPartitionReassignmentsResponse.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -128,7 +131,7 @@ impl AlterPartitionReassignmentsResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             responses: vec![ReassignableTopicResponse::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -231,8 +234,8 @@ impl ReassignableTopicResponse {
 pub struct ReassignablePartitionResponse {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -243,7 +246,7 @@ impl Default for ReassignablePartitionResponse {
     fn default() -> Self {
         Self {
             partition_index: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -254,7 +257,7 @@ impl crate::codec::Encode for ReassignablePartitionResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -273,10 +276,10 @@ impl crate::codec::Decode for ReassignablePartitionResponse {
             buf,
             "AlterPartitionReassignmentsResponse.ReassignablePartitionResponse.PartitionIndex",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "AlterPartitionReassignmentsResponse.ReassignablePartitionResponse.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -309,7 +312,7 @@ impl ReassignablePartitionResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

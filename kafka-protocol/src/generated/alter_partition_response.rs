@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `AlterPartitionResponse`: The response of API key 56; versions 0-3, flexible versions 0-3.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlterPartitionResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Topics`: versions 0+; default `Vec::new()`.
     pub topics: Vec<TopicData>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for AlterPartitionResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            topics: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for AlterPartitionResponse {
@@ -27,7 +38,7 @@ impl crate::codec::Encode for AlterPartitionResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.topics.len()),
@@ -52,7 +63,8 @@ impl crate::codec::Decode for AlterPartitionResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "AlterPartitionResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "AlterPartitionResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "AlterPartitionResponse.ErrorCode")?);
         let topics = {
             let count =
                 p::get_array_len_required(buf, flexible, version, "AlterPartitionResponse.Topics")?;
@@ -93,7 +105,7 @@ impl AlterPartitionResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             topics: vec![TopicData::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -212,12 +224,12 @@ impl TopicData {
 }
 
 /// An element of `TopicData.Partitions` in `AlterPartitionResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `LeaderId`: versions 0+; default `0i32`.
     pub leader_id: i32,
     /// `LeaderEpoch`: versions 0+; default `0i32`.
@@ -232,11 +244,26 @@ pub struct PartitionData {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for PartitionData {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+            leader_id: 0i32,
+            leader_epoch: 0i32,
+            isr: Vec::new(),
+            leader_recovery_state: 0i8,
+            partition_epoch: 0i32,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i32(buf, self.leader_id);
         p::put_i32(buf, self.leader_epoch);
         p::put_array_len(
@@ -262,7 +289,10 @@ impl crate::codec::Decode for PartitionData {
         let flexible = true;
         let partition_index =
             p::get_i32(buf, "AlterPartitionResponse.PartitionData.PartitionIndex")?;
-        let error_code = p::get_i16(buf, "AlterPartitionResponse.PartitionData.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "AlterPartitionResponse.PartitionData.ErrorCode",
+        )?);
         let leader_id = p::get_i32(buf, "AlterPartitionResponse.PartitionData.LeaderId")?;
         let leader_epoch = p::get_i32(buf, "AlterPartitionResponse.PartitionData.LeaderEpoch")?;
         let isr = {
@@ -315,7 +345,7 @@ impl PartitionData {
     pub fn sample(version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             leader_id: 12i32,
             leader_epoch: 13i32,
             isr: vec![14i32, 15i32],

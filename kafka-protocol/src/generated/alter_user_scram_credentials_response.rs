@@ -108,8 +108,8 @@ impl AlterUserScramCredentialsResponse {
 pub struct AlterUserScramCredentialsResult {
     /// `User`: versions 0+; default `String::new()`.
     pub user: String,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -120,7 +120,7 @@ impl Default for AlterUserScramCredentialsResult {
     fn default() -> Self {
         Self {
             user: String::new(),
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -136,7 +136,7 @@ impl crate::codec::Encode for AlterUserScramCredentialsResult {
             flexible,
             "AlterUserScramCredentialsResponse.AlterUserScramCredentialsResult.User",
         )?;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -157,10 +157,10 @@ impl crate::codec::Decode for AlterUserScramCredentialsResult {
             version,
             "AlterUserScramCredentialsResponse.AlterUserScramCredentialsResult.User",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "AlterUserScramCredentialsResponse.AlterUserScramCredentialsResult.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -193,7 +193,7 @@ impl AlterUserScramCredentialsResult {
     pub fn sample(_version: i16) -> Self {
         Self {
             user: String::from("s0"),
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

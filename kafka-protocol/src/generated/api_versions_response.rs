@@ -7,8 +7,8 @@ use crate::primitives as p;
 /// `ApiVersionsResponse`: The response of API key 18; versions 0-4, flexible versions 3-4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiVersionsResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ApiKeys`: versions 0+; default `Vec::new()`.
     pub api_keys: Vec<ApiVersion>,
     /// `ThrottleTimeMs`: versions 1+; ignorable; default `0i32`.
@@ -28,7 +28,7 @@ pub struct ApiVersionsResponse {
 impl Default for ApiVersionsResponse {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             api_keys: Vec::new(),
             throttle_time_ms: 0i32,
             supported_features: Vec::new(),
@@ -49,7 +49,7 @@ impl crate::codec::Encode for ApiVersionsResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.api_keys.len()),
@@ -121,7 +121,8 @@ impl crate::codec::Decode for ApiVersionsResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "ApiVersionsResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "ApiVersionsResponse.ErrorCode")?);
         let api_keys = {
             let count =
                 p::get_array_len_required(buf, flexible, version, "ApiVersionsResponse.ApiKeys")?;
@@ -229,7 +230,7 @@ impl ApiVersionsResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             api_keys: vec![ApiVersion::sample(version)],
             throttle_time_ms: if version >= 1 { 12i32 } else { 0i32 },
             supported_features: if version >= 3 {

@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `AssignReplicasToDirsResponse`: The response of API key 73; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AssignReplicasToDirsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Directories`: versions 0+; default `Vec::new()`.
     pub directories: Vec<DirectoryData>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for AssignReplicasToDirsResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            directories: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for AssignReplicasToDirsResponse {
@@ -27,7 +38,7 @@ impl crate::codec::Encode for AssignReplicasToDirsResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.directories.len()),
@@ -52,7 +63,8 @@ impl crate::codec::Decode for AssignReplicasToDirsResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "AssignReplicasToDirsResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "AssignReplicasToDirsResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "AssignReplicasToDirsResponse.ErrorCode")?);
         let directories = {
             let count = p::get_array_len_required(
                 buf,
@@ -100,7 +112,7 @@ impl AssignReplicasToDirsResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             directories: vec![DirectoryData::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -262,20 +274,30 @@ impl TopicData {
 }
 
 /// An element of `TopicData.Partitions` in `AssignReplicasToDirsResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for PartitionData {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> crate::Result<()> {
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -287,7 +309,10 @@ impl crate::codec::Decode for PartitionData {
             buf,
             "AssignReplicasToDirsResponse.PartitionData.PartitionIndex",
         )?;
-        let error_code = p::get_i16(buf, "AssignReplicasToDirsResponse.PartitionData.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "AssignReplicasToDirsResponse.PartitionData.ErrorCode",
+        )?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         let count = p::get_unsigned_varint(
             buf,
@@ -314,7 +339,7 @@ impl PartitionData {
     pub fn sample(_version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

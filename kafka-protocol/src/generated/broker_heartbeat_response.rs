@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct BrokerHeartbeatResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `IsCaughtUp`: versions 0+; default `false`.
     pub is_caught_up: bool,
     /// `IsFenced`: versions 0+; default `true`.
@@ -25,7 +25,7 @@ impl Default for BrokerHeartbeatResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             is_caught_up: false,
             is_fenced: true,
             should_shut_down: false,
@@ -43,7 +43,7 @@ impl crate::codec::Encode for BrokerHeartbeatResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_bool(buf, self.is_caught_up);
         p::put_bool(buf, self.is_fenced);
         p::put_bool(buf, self.should_shut_down);
@@ -61,7 +61,8 @@ impl crate::codec::Decode for BrokerHeartbeatResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "BrokerHeartbeatResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "BrokerHeartbeatResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "BrokerHeartbeatResponse.ErrorCode")?);
         let is_caught_up = p::get_bool(buf, "BrokerHeartbeatResponse.IsCaughtUp")?;
         let is_fenced = p::get_bool(buf, "BrokerHeartbeatResponse.IsFenced")?;
         let should_shut_down = p::get_bool(buf, "BrokerHeartbeatResponse.ShouldShutDown")?;
@@ -98,7 +99,7 @@ impl BrokerHeartbeatResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             is_caught_up: true,
             is_fenced: false,
             should_shut_down: true,

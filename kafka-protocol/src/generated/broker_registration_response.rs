@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct BrokerRegistrationResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `BrokerEpoch`: versions 0+; default `-1i64`.
     pub broker_epoch: i64,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -21,7 +21,7 @@ impl Default for BrokerRegistrationResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             broker_epoch: -1i64,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -37,7 +37,7 @@ impl crate::codec::Encode for BrokerRegistrationResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i64(buf, self.broker_epoch);
         p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
@@ -53,7 +53,8 @@ impl crate::codec::Decode for BrokerRegistrationResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "BrokerRegistrationResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "BrokerRegistrationResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "BrokerRegistrationResponse.ErrorCode")?);
         let broker_epoch = p::get_i64(buf, "BrokerRegistrationResponse.BrokerEpoch")?;
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         let count = p::get_unsigned_varint(buf, "BrokerRegistrationResponse.tagged_fields")?;
@@ -87,7 +88,7 @@ impl BrokerRegistrationResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             broker_epoch: 12i64,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

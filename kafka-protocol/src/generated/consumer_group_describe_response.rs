@@ -275,8 +275,8 @@ impl Assignment {
 /// An element of `ConsumerGroupDescribeResponse.Groups` in `ConsumerGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `GroupId`: versions 0+; default `String::new()`.
@@ -300,7 +300,7 @@ pub struct DescribedGroup {
 impl Default for DescribedGroup {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: None,
             group_id: String::new(),
             group_state: String::new(),
@@ -317,7 +317,7 @@ impl Default for DescribedGroup {
 impl crate::codec::Encode for DescribedGroup {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -362,10 +362,10 @@ impl crate::codec::Encode for DescribedGroup {
 impl crate::codec::Decode for DescribedGroup {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = true;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "ConsumerGroupDescribeResponse.DescribedGroup.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -446,7 +446,7 @@ impl DescribedGroup {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: Some(String::from("s1")),
             group_id: String::from("s2"),
             group_state: String::from("s3"),

@@ -5,14 +5,24 @@
 use crate::primitives as p;
 
 /// `ControlledShutdownResponse`: The response of API key 7; versions 0-3, flexible versions 3.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ControlledShutdownResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `RemainingPartitions`: versions 0+; default `Vec::new()`.
     pub remaining_partitions: Vec<RemainingPartition>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for ControlledShutdownResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            remaining_partitions: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for ControlledShutdownResponse {
@@ -24,7 +34,7 @@ impl crate::codec::Encode for ControlledShutdownResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.remaining_partitions.len()),
@@ -55,7 +65,8 @@ impl crate::codec::Decode for ControlledShutdownResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "ControlledShutdownResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "ControlledShutdownResponse.ErrorCode")?);
         let remaining_partitions = {
             let count = p::get_array_len_required(
                 buf,
@@ -103,7 +114,7 @@ impl ControlledShutdownResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             remaining_partitions: vec![RemainingPartition::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

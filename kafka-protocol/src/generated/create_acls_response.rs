@@ -108,8 +108,8 @@ impl CreateAclsResponse {
 /// An element of `CreateAclsResponse.Results` in `CreateAclsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AclCreationResult {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -119,7 +119,7 @@ pub struct AclCreationResult {
 impl Default for AclCreationResult {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -129,7 +129,7 @@ impl Default for AclCreationResult {
 impl crate::codec::Encode for AclCreationResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 2;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -151,7 +151,10 @@ impl crate::codec::Encode for AclCreationResult {
 impl crate::codec::Decode for AclCreationResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 2;
-        let error_code = p::get_i16(buf, "CreateAclsResponse.AclCreationResult.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "CreateAclsResponse.AclCreationResult.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -180,7 +183,7 @@ impl AclCreationResult {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(_version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: Some(String::from("s1")),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

@@ -5,10 +5,10 @@
 use crate::primitives as p;
 
 /// `CreateDelegationTokenResponse`: The response of API key 38; versions 0-3, flexible versions 2-3.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreateDelegationTokenResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `PrincipalType`: versions 0+; default `String::new()`.
     pub principal_type: String,
     /// `PrincipalName`: versions 0+; default `String::new()`.
@@ -33,6 +33,25 @@ pub struct CreateDelegationTokenResponse {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for CreateDelegationTokenResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            principal_type: String::new(),
+            principal_name: String::new(),
+            token_requester_principal_type: String::new(),
+            token_requester_principal_name: String::new(),
+            issue_timestamp_ms: 0i64,
+            expiry_timestamp_ms: 0i64,
+            max_timestamp_ms: 0i64,
+            token_id: String::new(),
+            hmac: ::bytes::Bytes::new(),
+            throttle_time_ms: 0i32,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for CreateDelegationTokenResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 2;
@@ -42,7 +61,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_string(
             buf,
             &self.principal_type,
@@ -120,7 +139,10 @@ impl crate::codec::Decode for CreateDelegationTokenResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "CreateDelegationTokenResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "CreateDelegationTokenResponse.ErrorCode",
+        )?);
         let principal_type = p::get_string(
             buf,
             flexible,
@@ -206,7 +228,7 @@ impl CreateDelegationTokenResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             principal_type: String::from("s1"),
             principal_name: String::from("s2"),
             token_requester_principal_type: if version >= 3 {

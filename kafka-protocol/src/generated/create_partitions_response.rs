@@ -111,16 +111,27 @@ impl CreatePartitionsResponse {
 }
 
 /// An element of `CreatePartitionsResponse.Results` in `CreatePartitionsResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreatePartitionsTopicResult {
     /// `Name`: versions 0+; default `String::new()`.
     pub name: String,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for CreatePartitionsTopicResult {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for CreatePartitionsTopicResult {
@@ -132,7 +143,7 @@ impl crate::codec::Encode for CreatePartitionsTopicResult {
             flexible,
             "CreatePartitionsResponse.CreatePartitionsTopicResult.Name",
         )?;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -160,10 +171,10 @@ impl crate::codec::Decode for CreatePartitionsTopicResult {
             version,
             "CreatePartitionsResponse.CreatePartitionsTopicResult.Name",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "CreatePartitionsResponse.CreatePartitionsTopicResult.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -198,7 +209,7 @@ impl CreatePartitionsTopicResult {
     pub fn sample(_version: i16) -> Self {
         Self {
             name: String::from("s0"),
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

@@ -119,12 +119,12 @@ pub struct CreatableTopicResult {
     pub name: String,
     /// `TopicId`: versions 7+; ignorable; default `Uuid::ZERO`.
     pub topic_id: crate::Uuid,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 1+; nullable in 1+; ignorable; default `Some(String::new())`.
     pub error_message: Option<String>,
-    /// `TopicConfigErrorCode`: versions 5+; tagged field 0 in 5+; ignorable; default `0i16`.
-    pub topic_config_error_code: i16,
+    /// `TopicConfigErrorCode`: versions 5+; tagged field 0 in 5+; ignorable; default `ErrorCode::None`.
+    pub topic_config_error_code: crate::ErrorCode,
     /// `NumPartitions`: versions 5+; ignorable; default `-1i32`.
     pub num_partitions: i32,
     /// `ReplicationFactor`: versions 5+; ignorable; default `-1i16`.
@@ -140,9 +140,9 @@ impl Default for CreatableTopicResult {
         Self {
             name: String::new(),
             topic_id: crate::Uuid::ZERO,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
-            topic_config_error_code: 0i16,
+            topic_config_error_code: crate::ErrorCode::None,
             num_partitions: -1i32,
             replication_factor: -1i16,
             configs: Some(Vec::new()),
@@ -163,7 +163,7 @@ impl crate::codec::Encode for CreatableTopicResult {
         if version >= 7 {
             p::put_uuid(buf, &self.topic_id);
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 1 {
             p::put_nullable_string(
                 buf,
@@ -202,9 +202,9 @@ impl crate::codec::Encode for CreatableTopicResult {
         }
         if version >= 5 {
             let mut tagged: Vec<(u32, ::bytes::BytesMut)> = Vec::new();
-            if version >= 5 && self.topic_config_error_code != 0i16 {
+            if version >= 5 && self.topic_config_error_code != crate::ErrorCode::None {
                 let mut payload = ::bytes::BytesMut::new();
-                p::put_i16(&mut payload, self.topic_config_error_code);
+                p::put_i16(&mut payload, self.topic_config_error_code.code());
                 tagged.push((0, payload));
             }
             p::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
@@ -232,7 +232,10 @@ impl crate::codec::Decode for CreatableTopicResult {
         } else {
             crate::Uuid::ZERO
         };
-        let error_code = p::get_i16(buf, "CreateTopicsResponse.CreatableTopicResult.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "CreateTopicsResponse.CreatableTopicResult.ErrorCode",
+        )?);
         let error_message = if version >= 1 {
             p::get_nullable_string(
                 buf,
@@ -242,7 +245,7 @@ impl crate::codec::Decode for CreatableTopicResult {
         } else {
             Some(String::new())
         };
-        let mut topic_config_error_code = 0i16;
+        let mut topic_config_error_code = crate::ErrorCode::None;
         let num_partitions = if version >= 5 {
             p::get_i32(
                 buf,
@@ -292,10 +295,10 @@ impl crate::codec::Decode for CreatableTopicResult {
                 )?;
                 match tag {
                     0 if version >= 5 => {
-                        topic_config_error_code = p::get_i16(
+                        topic_config_error_code = crate::ErrorCode::from_code(p::get_i16(
                             &mut payload,
                             "CreateTopicsResponse.CreatableTopicResult.TopicConfigErrorCode",
-                        )?;
+                        )?);
                         p::ensure_consumed(
                             &payload,
                             "CreateTopicsResponse.CreatableTopicResult.TopicConfigErrorCode",
@@ -332,13 +335,17 @@ impl CreatableTopicResult {
             } else {
                 crate::Uuid::ZERO
             },
-            error_code: 12i16,
+            error_code: crate::ErrorCode::from_code(12),
             error_message: if version >= 1 {
                 Some(String::from("s3"))
             } else {
                 Some(String::new())
             },
-            topic_config_error_code: if version >= 5 { 14i16 } else { 0i16 },
+            topic_config_error_code: if version >= 5 {
+                crate::ErrorCode::from_code(14)
+            } else {
+                crate::ErrorCode::None
+            },
             num_partitions: if version >= 5 { 15i32 } else { -1i32 },
             replication_factor: if version >= 5 { 16i16 } else { -1i16 },
             configs: if version >= 5 {

@@ -112,8 +112,8 @@ impl DeleteAclsResponse {
 /// An element of `DeleteAclsResponse.FilterResults` in `DeleteAclsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsFilterResult {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `MatchingAcls`: versions 0+; default `Vec::new()`.
@@ -125,7 +125,7 @@ pub struct DeleteAclsFilterResult {
 impl Default for DeleteAclsFilterResult {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             matching_acls: Vec::new(),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -136,7 +136,7 @@ impl Default for DeleteAclsFilterResult {
 impl crate::codec::Encode for DeleteAclsFilterResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 2;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -167,7 +167,10 @@ impl crate::codec::Encode for DeleteAclsFilterResult {
 impl crate::codec::Decode for DeleteAclsFilterResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 2;
-        let error_code = p::get_i16(buf, "DeleteAclsResponse.DeleteAclsFilterResult.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DeleteAclsResponse.DeleteAclsFilterResult.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -216,7 +219,7 @@ impl DeleteAclsFilterResult {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: Some(String::from("s1")),
             matching_acls: vec![DeleteAclsMatchingAcl::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -227,8 +230,8 @@ impl DeleteAclsFilterResult {
 /// An element of `DeleteAclsFilterResult.MatchingAcls` in `DeleteAclsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsMatchingAcl {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `ResourceType`: versions 0+; default `0i8`.
@@ -252,7 +255,7 @@ pub struct DeleteAclsMatchingAcl {
 impl Default for DeleteAclsMatchingAcl {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             resource_type: 0i8,
             resource_name: String::new(),
@@ -269,7 +272,7 @@ impl Default for DeleteAclsMatchingAcl {
 impl crate::codec::Encode for DeleteAclsMatchingAcl {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 2;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -321,7 +324,10 @@ impl crate::codec::Encode for DeleteAclsMatchingAcl {
 impl crate::codec::Decode for DeleteAclsMatchingAcl {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 2;
-        let error_code = p::get_i16(buf, "DeleteAclsResponse.DeleteAclsMatchingAcl.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DeleteAclsResponse.DeleteAclsMatchingAcl.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -391,7 +397,7 @@ impl DeleteAclsMatchingAcl {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: Some(String::from("s1")),
             resource_type: 12i8,
             resource_name: String::from("s3"),

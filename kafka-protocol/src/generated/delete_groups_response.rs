@@ -107,14 +107,24 @@ impl DeleteGroupsResponse {
 }
 
 /// An element of `DeleteGroupsResponse.Results` in `DeleteGroupsResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeletableGroupResult {
     /// `GroupId`: versions 0+; the key of its collection; default `String::new()`.
     pub group_id: String,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for DeletableGroupResult {
+    fn default() -> Self {
+        Self {
+            group_id: String::new(),
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for DeletableGroupResult {
@@ -126,7 +136,7 @@ impl crate::codec::Encode for DeletableGroupResult {
             flexible,
             "DeleteGroupsResponse.DeletableGroupResult.GroupId",
         )?;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 2 {
             p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -148,7 +158,10 @@ impl crate::codec::Decode for DeletableGroupResult {
             version,
             "DeleteGroupsResponse.DeletableGroupResult.GroupId",
         )?;
-        let error_code = p::get_i16(buf, "DeleteGroupsResponse.DeletableGroupResult.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DeleteGroupsResponse.DeletableGroupResult.ErrorCode",
+        )?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
             let count = p::get_unsigned_varint(
@@ -177,7 +190,7 @@ impl DeletableGroupResult {
     pub fn sample(_version: i16) -> Self {
         Self {
             group_id: String::from("s0"),
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

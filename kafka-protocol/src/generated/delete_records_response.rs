@@ -206,23 +206,34 @@ impl DeleteRecordsTopicResult {
 }
 
 /// An element of `DeleteRecordsTopicResult.Partitions` in `DeleteRecordsResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeleteRecordsPartitionResult {
     /// `PartitionIndex`: versions 0+; the key of its collection; default `0i32`.
     pub partition_index: i32,
     /// `LowWatermark`: versions 0+; default `0i64`.
     pub low_watermark: i64,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for DeleteRecordsPartitionResult {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            low_watermark: 0i64,
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for DeleteRecordsPartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         p::put_i32(buf, self.partition_index);
         p::put_i64(buf, self.low_watermark);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 2 {
             p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -246,10 +257,10 @@ impl crate::codec::Decode for DeleteRecordsPartitionResult {
             buf,
             "DeleteRecordsResponse.DeleteRecordsPartitionResult.LowWatermark",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "DeleteRecordsResponse.DeleteRecordsPartitionResult.ErrorCode",
-        )?;
+        )?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
             let count = p::get_unsigned_varint(
@@ -280,7 +291,7 @@ impl DeleteRecordsPartitionResult {
         Self {
             partition_index: 10i32,
             low_watermark: 11i64,
-            error_code: 12i16,
+            error_code: crate::ErrorCode::from_code(12),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

@@ -123,8 +123,8 @@ pub struct DeletableTopicResult {
     pub name: Option<String>,
     /// `TopicId`: versions 6+; ignorable; default `Uuid::ZERO`.
     pub topic_id: crate::Uuid,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 5+; nullable in 5+; ignorable; default `None`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -136,7 +136,7 @@ impl Default for DeletableTopicResult {
         Self {
             name: Some(String::new()),
             topic_id: crate::Uuid::ZERO,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: None,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -174,7 +174,7 @@ impl crate::codec::Encode for DeletableTopicResult {
         if version >= 6 {
             p::put_uuid(buf, &self.topic_id);
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 5 {
             p::put_nullable_string(
                 buf,
@@ -217,7 +217,10 @@ impl crate::codec::Decode for DeletableTopicResult {
         } else {
             crate::Uuid::ZERO
         };
-        let error_code = p::get_i16(buf, "DeleteTopicsResponse.DeletableTopicResult.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DeleteTopicsResponse.DeletableTopicResult.ErrorCode",
+        )?);
         let error_message = if version >= 5 {
             p::get_nullable_string(
                 buf,
@@ -262,7 +265,7 @@ impl DeletableTopicResult {
             } else {
                 crate::Uuid::ZERO
             },
-            error_code: 12i16,
+            error_code: crate::ErrorCode::from_code(12),
             error_message: if version >= 5 {
                 Some(String::from("s3"))
             } else {

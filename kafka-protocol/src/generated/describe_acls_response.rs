@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct DescribeAclsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `Resources`: versions 0+; default `Vec::new()`.
@@ -23,7 +23,7 @@ impl Default for DescribeAclsResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             resources: Vec::new(),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -41,7 +41,7 @@ impl crate::codec::Encode for DescribeAclsResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -79,7 +79,8 @@ impl crate::codec::Decode for DescribeAclsResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "DescribeAclsResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "DescribeAclsResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "DescribeAclsResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "DescribeAclsResponse.ErrorMessage")?;
         let resources = {
@@ -132,7 +133,7 @@ impl DescribeAclsResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             resources: vec![DescribeAclsResource::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct DescribeClusterResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `EndpointType`: versions 1+; default `1i8`.
@@ -31,7 +31,7 @@ impl Default for DescribeClusterResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: None,
             endpoint_type: 1i8,
             cluster_id: String::new(),
@@ -53,7 +53,7 @@ impl crate::codec::Encode for DescribeClusterResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -101,7 +101,8 @@ impl crate::codec::Decode for DescribeClusterResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "DescribeClusterResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "DescribeClusterResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "DescribeClusterResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "DescribeClusterResponse.ErrorMessage")?;
         let endpoint_type = if version >= 1 {
@@ -165,7 +166,7 @@ impl DescribeClusterResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             endpoint_type: if version >= 1 { 13i8 } else { 1i8 },
             cluster_id: String::from("s4"),

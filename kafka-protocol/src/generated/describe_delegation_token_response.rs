@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `DescribeDelegationTokenResponse`: The response of API key 41; versions 0-3, flexible versions 2-3.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DescribeDelegationTokenResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Tokens`: versions 0+; default `Vec::new()`.
     pub tokens: Vec<DescribedDelegationToken>,
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for DescribeDelegationTokenResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            tokens: Vec::new(),
+            throttle_time_ms: 0i32,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for DescribeDelegationTokenResponse {
@@ -26,7 +37,7 @@ impl crate::codec::Encode for DescribeDelegationTokenResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.tokens.len()),
@@ -58,7 +69,10 @@ impl crate::codec::Decode for DescribeDelegationTokenResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "DescribeDelegationTokenResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DescribeDelegationTokenResponse.ErrorCode",
+        )?);
         let tokens = {
             let count = p::get_array_len_required(
                 buf,
@@ -109,7 +123,7 @@ impl DescribeDelegationTokenResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             tokens: vec![DescribedDelegationToken::sample(version)],
             throttle_time_ms: 12i32,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

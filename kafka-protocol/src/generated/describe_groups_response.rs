@@ -115,8 +115,8 @@ impl DescribeGroupsResponse {
 /// An element of `DescribeGroupsResponse.Groups` in `DescribeGroupsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `GroupId`: versions 0+; default `String::new()`.
     pub group_id: String,
     /// `GroupState`: versions 0+; default `String::new()`.
@@ -136,7 +136,7 @@ pub struct DescribedGroup {
 impl Default for DescribedGroup {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             group_id: String::new(),
             group_state: String::new(),
             protocol_type: String::new(),
@@ -151,7 +151,7 @@ impl Default for DescribedGroup {
 impl crate::codec::Encode for DescribedGroup {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 5;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_string(
             buf,
             &self.group_id,
@@ -209,7 +209,10 @@ impl crate::codec::Encode for DescribedGroup {
 impl crate::codec::Decode for DescribedGroup {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 5;
-        let error_code = p::get_i16(buf, "DescribeGroupsResponse.DescribedGroup.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DescribeGroupsResponse.DescribedGroup.ErrorCode",
+        )?);
         let group_id = p::get_string(
             buf,
             flexible,
@@ -287,7 +290,7 @@ impl DescribedGroup {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             group_id: String::from("s1"),
             group_state: String::from("s2"),
             protocol_type: String::from("s3"),

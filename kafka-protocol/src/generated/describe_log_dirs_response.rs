@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `DescribeLogDirsResponse`: The response of API key 35; versions 0-4, flexible versions 2-4.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 3+; ignorable; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 3+; ignorable; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Results`: versions 0+; default `Vec::new()`.
     pub results: Vec<DescribeLogDirsResult>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for DescribeLogDirsResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            results: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for DescribeLogDirsResponse {
@@ -28,7 +39,7 @@ impl crate::codec::Encode for DescribeLogDirsResponse {
         }
         p::put_i32(buf, self.throttle_time_ms);
         if version >= 3 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
         p::put_array_len(
             buf,
@@ -62,9 +73,9 @@ impl crate::codec::Decode for DescribeLogDirsResponse {
         }
         let throttle_time_ms = p::get_i32(buf, "DescribeLogDirsResponse.ThrottleTimeMs")?;
         let error_code = if version >= 3 {
-            p::get_i16(buf, "DescribeLogDirsResponse.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(buf, "DescribeLogDirsResponse.ErrorCode")?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let results = {
             let count = p::get_array_len_required(
@@ -115,7 +126,11 @@ impl DescribeLogDirsResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: if version >= 3 { 11i16 } else { 0i16 },
+            error_code: if version >= 3 {
+                crate::ErrorCode::from_code(11)
+            } else {
+                crate::ErrorCode::None
+            },
             results: vec![DescribeLogDirsResult::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -125,8 +140,8 @@ impl DescribeLogDirsResponse {
 /// An element of `DescribeLogDirsResponse.Results` in `DescribeLogDirsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsResult {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `LogDir`: versions 0+; default `String::new()`.
     pub log_dir: String,
     /// `Topics`: versions 0+; default `Vec::new()`.
@@ -142,7 +157,7 @@ pub struct DescribeLogDirsResult {
 impl Default for DescribeLogDirsResult {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             log_dir: String::new(),
             topics: Vec::new(),
             total_bytes: -1i64,
@@ -155,7 +170,7 @@ impl Default for DescribeLogDirsResult {
 impl crate::codec::Encode for DescribeLogDirsResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 2;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_string(
             buf,
             &self.log_dir,
@@ -192,10 +207,10 @@ impl crate::codec::Encode for DescribeLogDirsResult {
 impl crate::codec::Decode for DescribeLogDirsResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 2;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "DescribeLogDirsResponse.DescribeLogDirsResult.ErrorCode",
-        )?;
+        )?);
         let log_dir = p::get_string(
             buf,
             flexible,
@@ -263,7 +278,7 @@ impl DescribeLogDirsResult {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             log_dir: String::from("s1"),
             topics: vec![DescribeLogDirsTopic::sample(version)],
             total_bytes: if version >= 4 { 13i64 } else { -1i64 },

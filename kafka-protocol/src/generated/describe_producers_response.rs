@@ -188,12 +188,12 @@ impl TopicResponse {
 }
 
 /// An element of `TopicResponse.Partitions` in `DescribeProducersResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionResponse {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `ActiveProducers`: versions 0+; default `Vec::new()`.
@@ -202,11 +202,23 @@ pub struct PartitionResponse {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for PartitionResponse {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            active_producers: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for PartitionResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -234,7 +246,10 @@ impl crate::codec::Decode for PartitionResponse {
             buf,
             "DescribeProducersResponse.PartitionResponse.PartitionIndex",
         )?;
-        let error_code = p::get_i16(buf, "DescribeProducersResponse.PartitionResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DescribeProducersResponse.PartitionResponse.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -283,7 +298,7 @@ impl PartitionResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             active_producers: vec![ProducerState::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

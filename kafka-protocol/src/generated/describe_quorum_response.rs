@@ -7,8 +7,8 @@ use crate::primitives as p;
 /// `DescribeQuorumResponse`: The response of API key 55; versions 0-2, flexible versions 0-2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeQuorumResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 2+; nullable in 2+; ignorable; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `Topics`: versions 0+; default `Vec::new()`.
@@ -22,7 +22,7 @@ pub struct DescribeQuorumResponse {
 impl Default for DescribeQuorumResponse {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             topics: Vec::new(),
             nodes: Vec::new(),
@@ -40,7 +40,7 @@ impl crate::codec::Encode for DescribeQuorumResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 2 {
             p::put_nullable_string(
                 buf,
@@ -89,7 +89,8 @@ impl crate::codec::Decode for DescribeQuorumResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "DescribeQuorumResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "DescribeQuorumResponse.ErrorCode")?);
         let error_message = if version >= 2 {
             p::get_nullable_string(buf, flexible, "DescribeQuorumResponse.ErrorMessage")?
         } else {
@@ -152,7 +153,7 @@ impl DescribeQuorumResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: if version >= 2 {
                 Some(String::from("s1"))
             } else {
@@ -379,8 +380,8 @@ impl TopicData {
 pub struct PartitionData {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 2+; nullable in 2+; ignorable; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `LeaderId`: versions 0+; default `0i32`.
@@ -401,7 +402,7 @@ impl Default for PartitionData {
     fn default() -> Self {
         Self {
             partition_index: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             leader_id: 0i32,
             leader_epoch: 0i32,
@@ -417,7 +418,7 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 2 {
             p::put_nullable_string(
                 buf,
@@ -457,7 +458,10 @@ impl crate::codec::Decode for PartitionData {
         let flexible = true;
         let partition_index =
             p::get_i32(buf, "DescribeQuorumResponse.PartitionData.PartitionIndex")?;
-        let error_code = p::get_i16(buf, "DescribeQuorumResponse.PartitionData.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DescribeQuorumResponse.PartitionData.ErrorCode",
+        )?);
         let error_message = if version >= 2 {
             p::get_nullable_string(
                 buf,
@@ -528,7 +532,7 @@ impl PartitionData {
     pub fn sample(version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: if version >= 2 {
                 Some(String::from("s2"))
             } else {

@@ -122,8 +122,8 @@ impl DescribeTopicPartitionsResponse {
 /// An element of `DescribeTopicPartitionsResponse.Topics` in `DescribeTopicPartitionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeTopicPartitionsResponseTopic {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Name`: versions 0+; nullable in 0+; the key of its collection; default `Some(String::new())`.
     pub name: Option<String>,
     /// `TopicId`: versions 0+; ignorable; default `Uuid::ZERO`.
@@ -141,7 +141,7 @@ pub struct DescribeTopicPartitionsResponseTopic {
 impl Default for DescribeTopicPartitionsResponseTopic {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             name: Some(String::new()),
             topic_id: crate::Uuid::ZERO,
             is_internal: false,
@@ -155,7 +155,7 @@ impl Default for DescribeTopicPartitionsResponseTopic {
 impl crate::codec::Encode for DescribeTopicPartitionsResponseTopic {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.name.as_deref(),
@@ -182,10 +182,10 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponseTopic {
 impl crate::codec::Decode for DescribeTopicPartitionsResponseTopic {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = true;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic.ErrorCode",
-        )?;
+        )?);
         let name = p::get_nullable_string(
             buf,
             flexible,
@@ -249,7 +249,7 @@ impl DescribeTopicPartitionsResponseTopic {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             name: Some(String::from("s1")),
             topic_id: crate::Uuid::from_u128(0x1234_5678_9abc_def0_0000_0000_0000_0003),
             is_internal: true,
@@ -263,8 +263,8 @@ impl DescribeTopicPartitionsResponseTopic {
 /// An element of `DescribeTopicPartitionsResponseTopic.Partitions` in `DescribeTopicPartitionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeTopicPartitionsResponsePartition {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
     /// `LeaderId`: versions 0+; default `0i32`.
@@ -288,7 +288,7 @@ pub struct DescribeTopicPartitionsResponsePartition {
 impl Default for DescribeTopicPartitionsResponsePartition {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             partition_index: 0i32,
             leader_id: 0i32,
             leader_epoch: -1i32,
@@ -305,7 +305,7 @@ impl Default for DescribeTopicPartitionsResponsePartition {
 impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> crate::Result<()> {
         let flexible = true;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i32(buf, self.partition_index);
         p::put_i32(buf, self.leader_id);
         p::put_i32(buf, self.leader_epoch);
@@ -382,10 +382,10 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
 impl crate::codec::Decode for DescribeTopicPartitionsResponsePartition {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = true;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponsePartition.ErrorCode",
-        )?;
+        )?);
         let partition_index = p::get_i32(
             buf,
             "DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponsePartition.PartitionIndex",
@@ -497,7 +497,7 @@ impl DescribeTopicPartitionsResponsePartition {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(_version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             partition_index: 11i32,
             leader_id: 12i32,
             leader_epoch: 13i32,

@@ -102,10 +102,10 @@ impl DescribeTransactionsResponse {
 }
 
 /// An element of `DescribeTransactionsResponse.TransactionStates` in `DescribeTransactionsResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TransactionState {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `TransactionalId`: versions 0+; default `String::new()`.
     pub transactional_id: String,
     /// `TransactionState`: versions 0+; default `String::new()`.
@@ -124,10 +124,26 @@ pub struct TransactionState {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for TransactionState {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            transactional_id: String::new(),
+            transaction_state: String::new(),
+            transaction_timeout_ms: 0i32,
+            transaction_start_time_ms: 0i64,
+            producer_id: 0i64,
+            producer_epoch: 0i16,
+            topics: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for TransactionState {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_string(
             buf,
             &self.transactional_id,
@@ -161,10 +177,10 @@ impl crate::codec::Encode for TransactionState {
 impl crate::codec::Decode for TransactionState {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = true;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "DescribeTransactionsResponse.TransactionState.ErrorCode",
-        )?;
+        )?);
         let transactional_id = p::get_string(
             buf,
             flexible,
@@ -237,7 +253,7 @@ impl TransactionState {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             transactional_id: String::from("s1"),
             transaction_state: String::from("s2"),
             transaction_timeout_ms: 13i32,

@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct DescribeUserScramCredentialsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `Results`: versions 0+; default `Vec::new()`.
@@ -23,7 +23,7 @@ impl Default for DescribeUserScramCredentialsResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             results: Vec::new(),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -41,7 +41,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -73,7 +73,10 @@ impl crate::codec::Decode for DescribeUserScramCredentialsResponse {
         }
         let throttle_time_ms =
             p::get_i32(buf, "DescribeUserScramCredentialsResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "DescribeUserScramCredentialsResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "DescribeUserScramCredentialsResponse.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -130,7 +133,7 @@ impl DescribeUserScramCredentialsResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             results: vec![DescribeUserScramCredentialsResult::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -143,8 +146,8 @@ impl DescribeUserScramCredentialsResponse {
 pub struct DescribeUserScramCredentialsResult {
     /// `User`: versions 0+; default `String::new()`.
     pub user: String,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `CredentialInfos`: versions 0+; default `Vec::new()`.
@@ -157,7 +160,7 @@ impl Default for DescribeUserScramCredentialsResult {
     fn default() -> Self {
         Self {
             user: String::new(),
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             credential_infos: Vec::new(),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -174,7 +177,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResult {
             flexible,
             "DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult.User",
         )?;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -204,10 +207,10 @@ impl crate::codec::Decode for DescribeUserScramCredentialsResult {
             version,
             "DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult.User",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -256,7 +259,7 @@ impl DescribeUserScramCredentialsResult {
     pub fn sample(version: i16) -> Self {
         Self {
             user: String::from("s0"),
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             credential_infos: vec![CredentialInfo::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `ElectLeadersResponse`: The response of API key 43; versions 0-2, flexible versions 2.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ElectLeadersResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 1+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 1+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ReplicaElectionResults`: versions 0+; default `Vec::new()`.
     pub replica_election_results: Vec<ReplicaElectionResult>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for ElectLeadersResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            replica_election_results: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for ElectLeadersResponse {
@@ -28,9 +39,9 @@ impl crate::codec::Encode for ElectLeadersResponse {
         }
         p::put_i32(buf, self.throttle_time_ms);
         if version >= 1 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
-        if version < 1 && self.error_code != 0i16 {
+        if version < 1 && self.error_code != crate::ErrorCode::None {
             return Err(crate::ProtocolError::FieldNotSupported {
                 field: "ElectLeadersResponse.ErrorCode",
                 version,
@@ -68,9 +79,9 @@ impl crate::codec::Decode for ElectLeadersResponse {
         }
         let throttle_time_ms = p::get_i32(buf, "ElectLeadersResponse.ThrottleTimeMs")?;
         let error_code = if version >= 1 {
-            p::get_i16(buf, "ElectLeadersResponse.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(buf, "ElectLeadersResponse.ErrorCode")?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let replica_election_results = {
             let count = p::get_array_len_required(
@@ -121,7 +132,11 @@ impl ElectLeadersResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: if version >= 1 { 11i16 } else { 0i16 },
+            error_code: if version >= 1 {
+                crate::ErrorCode::from_code(11)
+            } else {
+                crate::ErrorCode::None
+            },
             replica_election_results: vec![ReplicaElectionResult::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -232,8 +247,8 @@ impl ReplicaElectionResult {
 pub struct PartitionResult {
     /// `PartitionId`: versions 0+; default `0i32`.
     pub partition_id: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -244,7 +259,7 @@ impl Default for PartitionResult {
     fn default() -> Self {
         Self {
             partition_id: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -255,7 +270,7 @@ impl crate::codec::Encode for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 2;
         p::put_i32(buf, self.partition_id);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -278,7 +293,10 @@ impl crate::codec::Decode for PartitionResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 2;
         let partition_id = p::get_i32(buf, "ElectLeadersResponse.PartitionResult.PartitionId")?;
-        let error_code = p::get_i16(buf, "ElectLeadersResponse.PartitionResult.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "ElectLeadersResponse.PartitionResult.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -309,7 +327,7 @@ impl PartitionResult {
     pub fn sample(_version: i16) -> Self {
         Self {
             partition_id: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

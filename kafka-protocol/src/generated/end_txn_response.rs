@@ -5,14 +5,24 @@
 use crate::primitives as p;
 
 /// `EndTxnResponse`: The response of API key 26; versions 0-4, flexible versions 3-4.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndTxnResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for EndTxnResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for EndTxnResponse {
@@ -24,7 +34,7 @@ impl crate::codec::Encode for EndTxnResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 3 {
             p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -47,7 +57,7 @@ impl crate::codec::Decode for EndTxnResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "EndTxnResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "EndTxnResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(buf, "EndTxnResponse.ErrorCode")?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
             let count = p::get_unsigned_varint(buf, "EndTxnResponse.tagged_fields")?;
@@ -80,7 +90,7 @@ impl EndTxnResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

@@ -5,14 +5,24 @@
 use crate::primitives as p;
 
 /// `EnvelopeResponse`: The response of API key 58; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EnvelopeResponse {
     /// `ResponseData`: versions 0+; nullable in 0+; default `None`.
     pub response_data: Option<::bytes::Bytes>,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for EnvelopeResponse {
+    fn default() -> Self {
+        Self {
+            response_data: None,
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for EnvelopeResponse {
@@ -30,7 +40,7 @@ impl crate::codec::Encode for EnvelopeResponse {
             flexible,
             "EnvelopeResponse.ResponseData",
         )?;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -46,7 +56,8 @@ impl crate::codec::Decode for EnvelopeResponse {
             });
         }
         let response_data = p::get_nullable_bytes(buf, flexible, "EnvelopeResponse.ResponseData")?;
-        let error_code = p::get_i16(buf, "EnvelopeResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "EnvelopeResponse.ErrorCode")?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         let count = p::get_unsigned_varint(buf, "EnvelopeResponse.tagged_fields")?;
         for _ in 0..count {
@@ -77,7 +88,7 @@ impl EnvelopeResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             response_data: Some(::bytes::Bytes::from_static(b"b0")),
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

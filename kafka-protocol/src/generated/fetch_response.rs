@@ -5,12 +5,12 @@
 use crate::primitives as p;
 
 /// `FetchResponse`: The response of API key 1; versions 0-17, flexible versions 12-17.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FetchResponse {
     /// `ThrottleTimeMs`: versions 1+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 7+; ignorable; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 7+; ignorable; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `SessionId`: versions 7+; default `0i32`.
     pub session_id: i32,
     /// `Responses`: versions 0+; default `Vec::new()`.
@@ -19,6 +19,19 @@ pub struct FetchResponse {
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for FetchResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            session_id: 0i32,
+            responses: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for FetchResponse {
@@ -34,7 +47,7 @@ impl crate::codec::Encode for FetchResponse {
             p::put_i32(buf, self.throttle_time_ms);
         }
         if version >= 7 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
         if version >= 7 {
             p::put_i32(buf, self.session_id);
@@ -101,9 +114,9 @@ impl crate::codec::Decode for FetchResponse {
             0i32
         };
         let error_code = if version >= 7 {
-            p::get_i16(buf, "FetchResponse.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(buf, "FetchResponse.ErrorCode")?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let session_id = if version >= 7 {
             p::get_i32(buf, "FetchResponse.SessionId")?
@@ -180,7 +193,11 @@ impl FetchResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: if version >= 1 { 10i32 } else { 0i32 },
-            error_code: if version >= 7 { 11i16 } else { 0i16 },
+            error_code: if version >= 7 {
+                crate::ErrorCode::from_code(11)
+            } else {
+                crate::ErrorCode::None
+            },
             session_id: if version >= 7 { 12i32 } else { 0i32 },
             responses: vec![FetchableTopicResponse::sample(version)],
             node_endpoints: if version >= 16 {
@@ -319,8 +336,8 @@ impl FetchableTopicResponse {
 pub struct PartitionData {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `HighWatermark`: versions 0+; default `0i64`.
     pub high_watermark: i64,
     /// `LastStableOffset`: versions 4+; ignorable; default `-1i64`.
@@ -347,7 +364,7 @@ impl Default for PartitionData {
     fn default() -> Self {
         Self {
             partition_index: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             high_watermark: 0i64,
             last_stable_offset: -1i64,
             log_start_offset: -1i64,
@@ -366,7 +383,7 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 12;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i64(buf, self.high_watermark);
         if version >= 4 {
             p::put_i64(buf, self.last_stable_offset);
@@ -460,7 +477,8 @@ impl crate::codec::Decode for PartitionData {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 12;
         let partition_index = p::get_i32(buf, "FetchResponse.PartitionData.PartitionIndex")?;
-        let error_code = p::get_i16(buf, "FetchResponse.PartitionData.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "FetchResponse.PartitionData.ErrorCode")?);
         let high_watermark = p::get_i64(buf, "FetchResponse.PartitionData.HighWatermark")?;
         let last_stable_offset = if version >= 4 {
             p::get_i64(buf, "FetchResponse.PartitionData.LastStableOffset")?
@@ -556,7 +574,7 @@ impl PartitionData {
     pub fn sample(version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             high_watermark: 12i64,
             last_stable_offset: if version >= 4 { 13i64 } else { -1i64 },
             log_start_offset: if version >= 5 { 14i64 } else { -1i64 },

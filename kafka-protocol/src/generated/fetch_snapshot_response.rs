@@ -5,18 +5,30 @@
 use crate::primitives as p;
 
 /// `FetchSnapshotResponse`: The response of API key 59; versions 0-1, flexible versions 0-1.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FetchSnapshotResponse {
     /// `ThrottleTimeMs`: versions 0+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Topics`: versions 0+; default `Vec::new()`.
     pub topics: Vec<TopicSnapshot>,
     /// `NodeEndpoints`: versions 1+; tagged field 0 in 1+; default `Vec::new()`.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for FetchSnapshotResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            topics: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for FetchSnapshotResponse {
@@ -29,7 +41,7 @@ impl crate::codec::Encode for FetchSnapshotResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.topics.len()),
@@ -74,7 +86,8 @@ impl crate::codec::Decode for FetchSnapshotResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "FetchSnapshotResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "FetchSnapshotResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "FetchSnapshotResponse.ErrorCode")?);
         let topics = {
             let count =
                 p::get_array_len_required(buf, flexible, version, "FetchSnapshotResponse.Topics")?;
@@ -143,7 +156,7 @@ impl FetchSnapshotResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             topics: vec![TopicSnapshot::sample(version)],
             node_endpoints: if version >= 1 {
                 vec![NodeEndpoint::sample(version)]
@@ -242,12 +255,12 @@ impl TopicSnapshot {
 }
 
 /// An element of `TopicSnapshot.Partitions` in `FetchSnapshotResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionSnapshot {
     /// `Index`: versions 0+; default `0i32`.
     pub index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `SnapshotId`: versions 0+; default `SnapshotId::default()`.
     pub snapshot_id: SnapshotId,
     /// `CurrentLeader`: versions 0+; tagged field 0 in 0+; default `LeaderIdAndEpoch::default()`.
@@ -262,11 +275,26 @@ pub struct PartitionSnapshot {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for PartitionSnapshot {
+    fn default() -> Self {
+        Self {
+            index: 0i32,
+            error_code: crate::ErrorCode::None,
+            snapshot_id: SnapshotId::default(),
+            current_leader: LeaderIdAndEpoch::default(),
+            size: 0i64,
+            position: 0i64,
+            unaligned_records: ::bytes::Bytes::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for PartitionSnapshot {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         crate::codec::Encode::encode(&self.snapshot_id, buf, version)?;
 
         p::put_i64(buf, self.size);
@@ -292,7 +320,10 @@ impl crate::codec::Decode for PartitionSnapshot {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = true;
         let index = p::get_i32(buf, "FetchSnapshotResponse.PartitionSnapshot.Index")?;
-        let error_code = p::get_i16(buf, "FetchSnapshotResponse.PartitionSnapshot.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "FetchSnapshotResponse.PartitionSnapshot.ErrorCode",
+        )?);
         let snapshot_id = <SnapshotId as crate::codec::Decode>::decode(buf, version)?;
         let mut current_leader = LeaderIdAndEpoch::default();
         let size = p::get_i64(buf, "FetchSnapshotResponse.PartitionSnapshot.Size")?;
@@ -342,7 +373,7 @@ impl PartitionSnapshot {
     pub fn sample(version: i16) -> Self {
         Self {
             index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             snapshot_id: SnapshotId::sample(version),
             current_leader: LeaderIdAndEpoch::sample(version),
             size: 14i64,

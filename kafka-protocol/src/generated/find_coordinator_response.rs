@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct FindCoordinatorResponse {
     /// `ThrottleTimeMs`: versions 1+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0-3; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0-3; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 1-3; nullable in 1-3; ignorable; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `NodeId`: versions 0-3; default `0i32`.
@@ -29,7 +29,7 @@ impl Default for FindCoordinatorResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             node_id: 0i32,
             host: String::new(),
@@ -53,9 +53,9 @@ impl crate::codec::Encode for FindCoordinatorResponse {
             p::put_i32(buf, self.throttle_time_ms);
         }
         if version <= 3 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
-        if version > 3 && self.error_code != 0i16 {
+        if version > 3 && self.error_code != crate::ErrorCode::None {
             return Err(crate::ProtocolError::FieldNotSupported {
                 field: "FindCoordinatorResponse.ErrorCode",
                 version,
@@ -140,9 +140,9 @@ impl crate::codec::Decode for FindCoordinatorResponse {
             0i32
         };
         let error_code = if version <= 3 {
-            p::get_i16(buf, "FindCoordinatorResponse.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(buf, "FindCoordinatorResponse.ErrorCode")?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let error_message = if (1..=3).contains(&version) {
             p::get_nullable_string(buf, flexible, "FindCoordinatorResponse.ErrorMessage")?
@@ -219,7 +219,11 @@ impl FindCoordinatorResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: if version >= 1 { 10i32 } else { 0i32 },
-            error_code: if version <= 3 { 11i16 } else { 0i16 },
+            error_code: if version <= 3 {
+                crate::ErrorCode::from_code(11)
+            } else {
+                crate::ErrorCode::None
+            },
             error_message: if (1..=3).contains(&version) {
                 Some(String::from("s2"))
             } else {
@@ -253,8 +257,8 @@ pub struct Coordinator {
     pub host: String,
     /// `Port`: versions 4+; default `0i32`.
     pub port: i32,
-    /// `ErrorCode`: versions 4+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 4+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 4+; nullable in 4+; ignorable; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -268,7 +272,7 @@ impl Default for Coordinator {
             node_id: 0i32,
             host: String::new(),
             port: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -325,9 +329,9 @@ impl crate::codec::Encode for Coordinator {
             });
         }
         if version >= 4 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
-        if version < 4 && self.error_code != 0i16 {
+        if version < 4 && self.error_code != crate::ErrorCode::None {
             return Err(crate::ProtocolError::FieldNotSupported {
                 field: "FindCoordinatorResponse.Coordinator.ErrorCode",
                 version,
@@ -387,9 +391,12 @@ impl crate::codec::Decode for Coordinator {
             0i32
         };
         let error_code = if version >= 4 {
-            p::get_i16(buf, "FindCoordinatorResponse.Coordinator.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(
+                buf,
+                "FindCoordinatorResponse.Coordinator.ErrorCode",
+            )?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let error_message = if version >= 4 {
             p::get_nullable_string(
@@ -439,7 +446,11 @@ impl Coordinator {
                 String::new()
             },
             port: if version >= 4 { 13i32 } else { 0i32 },
-            error_code: if version >= 4 { 14i16 } else { 0i16 },
+            error_code: if version >= 4 {
+                crate::ErrorCode::from_code(14)
+            } else {
+                crate::ErrorCode::None
+            },
             error_message: if version >= 4 {
                 Some(String::from("s5"))
             } else {

@@ -5,12 +5,12 @@
 use crate::primitives as p;
 
 /// `GetTelemetrySubscriptionsResponse`: The response of API key 71; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GetTelemetrySubscriptionsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ClientInstanceId`: versions 0+; default `Uuid::ZERO`.
     pub client_instance_id: crate::Uuid,
     /// `SubscriptionId`: versions 0+; default `0i32`.
@@ -29,6 +29,23 @@ pub struct GetTelemetrySubscriptionsResponse {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for GetTelemetrySubscriptionsResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            client_instance_id: crate::Uuid::ZERO,
+            subscription_id: 0i32,
+            accepted_compression_types: Vec::new(),
+            push_interval_ms: 0i32,
+            telemetry_max_bytes: 0i32,
+            delta_temporality: false,
+            requested_metrics: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for GetTelemetrySubscriptionsResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
@@ -39,7 +56,7 @@ impl crate::codec::Encode for GetTelemetrySubscriptionsResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_uuid(buf, &self.client_instance_id);
         p::put_i32(buf, self.subscription_id);
         p::put_array_len(
@@ -83,7 +100,10 @@ impl crate::codec::Decode for GetTelemetrySubscriptionsResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "GetTelemetrySubscriptionsResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "GetTelemetrySubscriptionsResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "GetTelemetrySubscriptionsResponse.ErrorCode",
+        )?);
         let client_instance_id =
             p::get_uuid(buf, "GetTelemetrySubscriptionsResponse.ClientInstanceId")?;
         let subscription_id = p::get_i32(buf, "GetTelemetrySubscriptionsResponse.SubscriptionId")?;
@@ -164,7 +184,7 @@ impl GetTelemetrySubscriptionsResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             client_instance_id: crate::Uuid::from_u128(0x1234_5678_9abc_def0_0000_0000_0000_0003),
             subscription_id: 13i32,
             accepted_compression_types: vec![14i8, 15i8],

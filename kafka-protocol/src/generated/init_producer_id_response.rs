@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct InitProducerIdResponse {
     /// `ThrottleTimeMs`: versions 0+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ProducerId`: versions 0+; default `-1i64`.
     pub producer_id: i64,
     /// `ProducerEpoch`: versions 0+; default `0i16`.
@@ -23,7 +23,7 @@ impl Default for InitProducerIdResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             producer_id: -1i64,
             producer_epoch: 0i16,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -40,7 +40,7 @@ impl crate::codec::Encode for InitProducerIdResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i64(buf, self.producer_id);
         p::put_i16(buf, self.producer_epoch);
         if version >= 2 {
@@ -65,7 +65,8 @@ impl crate::codec::Decode for InitProducerIdResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "InitProducerIdResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "InitProducerIdResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "InitProducerIdResponse.ErrorCode")?);
         let producer_id = p::get_i64(buf, "InitProducerIdResponse.ProducerId")?;
         let producer_epoch = p::get_i16(buf, "InitProducerIdResponse.ProducerEpoch")?;
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
@@ -103,7 +104,7 @@ impl InitProducerIdResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             producer_id: 12i64,
             producer_epoch: 13i16,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

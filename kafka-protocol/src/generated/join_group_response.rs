@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct JoinGroupResponse {
     /// `ThrottleTimeMs`: versions 2+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `GenerationId`: versions 0+; default `-1i32`.
     pub generation_id: i32,
     /// `ProtocolType`: versions 7+; nullable in 7+; ignorable; default `None`.
@@ -33,7 +33,7 @@ impl Default for JoinGroupResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             generation_id: -1i32,
             protocol_type: None,
             protocol_name: Some(String::new()),
@@ -58,7 +58,7 @@ impl crate::codec::Encode for JoinGroupResponse {
         if version >= 2 {
             p::put_i32(buf, self.throttle_time_ms);
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i32(buf, self.generation_id);
         if version >= 7 {
             p::put_nullable_string(
@@ -134,7 +134,8 @@ impl crate::codec::Decode for JoinGroupResponse {
         } else {
             0i32
         };
-        let error_code = p::get_i16(buf, "JoinGroupResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "JoinGroupResponse.ErrorCode")?);
         let generation_id = p::get_i32(buf, "JoinGroupResponse.GenerationId")?;
         let protocol_type = if version >= 7 {
             p::get_nullable_string(buf, flexible, "JoinGroupResponse.ProtocolType")?
@@ -208,7 +209,7 @@ impl JoinGroupResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: if version >= 2 { 10i32 } else { 0i32 },
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             generation_id: 12i32,
             protocol_type: if version >= 7 {
                 Some(String::from("s3"))

@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `LeaderAndIsrResponse`: The response of API key 4; versions 0-7, flexible versions 4-7.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeaderAndIsrResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `PartitionErrors`: versions 0-4; default `Vec::new()`.
     pub partition_errors: Vec<LeaderAndIsrPartitionError>,
     /// `Topics`: versions 5+; default `Vec::new()`.
     pub topics: Vec<LeaderAndIsrTopicError>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for LeaderAndIsrResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            partition_errors: Vec::new(),
+            topics: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for LeaderAndIsrResponse {
@@ -26,7 +37,7 @@ impl crate::codec::Encode for LeaderAndIsrResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version <= 4 {
             p::put_array_len(
                 buf,
@@ -82,7 +93,8 @@ impl crate::codec::Decode for LeaderAndIsrResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "LeaderAndIsrResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "LeaderAndIsrResponse.ErrorCode")?);
         let partition_errors = if version <= 4 {
             {
                 let count = p::get_array_len_required(
@@ -154,7 +166,7 @@ impl LeaderAndIsrResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             partition_errors: if version <= 4 {
                 vec![LeaderAndIsrPartitionError::sample(version)]
             } else {
@@ -171,16 +183,27 @@ impl LeaderAndIsrResponse {
 }
 
 /// A structure shared by several fields of `LeaderAndIsrResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeaderAndIsrPartitionError {
     /// `TopicName`: versions 0-4; ignorable; default `String::new()`.
     pub topic_name: String,
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for LeaderAndIsrPartitionError {
+    fn default() -> Self {
+        Self {
+            topic_name: String::new(),
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for LeaderAndIsrPartitionError {
@@ -195,7 +218,7 @@ impl crate::codec::Encode for LeaderAndIsrPartitionError {
             )?;
         }
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 4 {
             p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -225,10 +248,10 @@ impl crate::codec::Decode for LeaderAndIsrPartitionError {
             buf,
             "LeaderAndIsrResponse.LeaderAndIsrPartitionError.PartitionIndex",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "LeaderAndIsrResponse.LeaderAndIsrPartitionError.ErrorCode",
-        )?;
+        )?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
             let count = p::get_unsigned_varint(
@@ -263,7 +286,7 @@ impl LeaderAndIsrPartitionError {
                 String::new()
             },
             partition_index: 11i32,
-            error_code: 12i16,
+            error_code: crate::ErrorCode::from_code(12),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `LeaveGroupResponse`: The response of API key 13; versions 0-5, flexible versions 4-5.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeaveGroupResponse {
     /// `ThrottleTimeMs`: versions 1+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Members`: versions 3+; default `Vec::new()`.
     pub members: Vec<MemberResponse>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for LeaveGroupResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            members: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for LeaveGroupResponse {
@@ -29,7 +40,7 @@ impl crate::codec::Encode for LeaveGroupResponse {
         if version >= 1 {
             p::put_i32(buf, self.throttle_time_ms);
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 3 {
             p::put_array_len(
                 buf,
@@ -73,7 +84,8 @@ impl crate::codec::Decode for LeaveGroupResponse {
         } else {
             0i32
         };
-        let error_code = p::get_i16(buf, "LeaveGroupResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "LeaveGroupResponse.ErrorCode")?);
         let members = if version >= 3 {
             {
                 let count = p::get_array_len_required(
@@ -126,7 +138,7 @@ impl LeaveGroupResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: if version >= 1 { 10i32 } else { 0i32 },
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             members: if version >= 3 {
                 vec![MemberResponse::sample(version)]
             } else {
@@ -144,8 +156,8 @@ pub struct MemberResponse {
     pub member_id: String,
     /// `GroupInstanceId`: versions 3+; nullable in 3+; default `Some(String::new())`.
     pub group_instance_id: Option<String>,
-    /// `ErrorCode`: versions 3+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 3+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
@@ -155,7 +167,7 @@ impl Default for MemberResponse {
         Self {
             member_id: String::new(),
             group_instance_id: Some(String::new()),
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }
@@ -193,9 +205,9 @@ impl crate::codec::Encode for MemberResponse {
             });
         }
         if version >= 3 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
-        if version < 3 && self.error_code != 0i16 {
+        if version < 3 && self.error_code != crate::ErrorCode::None {
             return Err(crate::ProtocolError::FieldNotSupported {
                 field: "LeaveGroupResponse.MemberResponse.ErrorCode",
                 version,
@@ -236,9 +248,12 @@ impl crate::codec::Decode for MemberResponse {
             Some(String::new())
         };
         let error_code = if version >= 3 {
-            p::get_i16(buf, "LeaveGroupResponse.MemberResponse.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(
+                buf,
+                "LeaveGroupResponse.MemberResponse.ErrorCode",
+            )?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
@@ -274,7 +289,11 @@ impl MemberResponse {
             } else {
                 Some(String::new())
             },
-            error_code: if version >= 3 { 12i16 } else { 0i16 },
+            error_code: if version >= 3 {
+                crate::ErrorCode::from_code(12)
+            } else {
+                crate::ErrorCode::None
+            },
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

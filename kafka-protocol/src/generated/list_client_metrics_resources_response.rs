@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `ListClientMetricsResourcesResponse`: The response of API key 74; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListClientMetricsResourcesResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ClientMetricsResources`: versions 0+; default `Vec::new()`.
     pub client_metrics_resources: Vec<ClientMetricsResource>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for ListClientMetricsResourcesResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            client_metrics_resources: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for ListClientMetricsResourcesResponse {
@@ -27,7 +38,7 @@ impl crate::codec::Encode for ListClientMetricsResourcesResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.client_metrics_resources.len()),
@@ -53,7 +64,10 @@ impl crate::codec::Decode for ListClientMetricsResourcesResponse {
         }
         let throttle_time_ms =
             p::get_i32(buf, "ListClientMetricsResourcesResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "ListClientMetricsResourcesResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "ListClientMetricsResourcesResponse.ErrorCode",
+        )?);
         let client_metrics_resources = {
             let count = p::get_array_len_required(
                 buf,
@@ -102,7 +116,7 @@ impl ListClientMetricsResourcesResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             client_metrics_resources: vec![ClientMetricsResource::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `ListGroupsResponse`: The response of API key 16; versions 0-5, flexible versions 3-5.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListGroupsResponse {
     /// `ThrottleTimeMs`: versions 1+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Groups`: versions 0+; default `Vec::new()`.
     pub groups: Vec<ListedGroup>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for ListGroupsResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            groups: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for ListGroupsResponse {
@@ -29,7 +40,7 @@ impl crate::codec::Encode for ListGroupsResponse {
         if version >= 1 {
             p::put_i32(buf, self.throttle_time_ms);
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.groups.len()),
@@ -65,7 +76,8 @@ impl crate::codec::Decode for ListGroupsResponse {
         } else {
             0i32
         };
-        let error_code = p::get_i16(buf, "ListGroupsResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "ListGroupsResponse.ErrorCode")?);
         let groups = {
             let count =
                 p::get_array_len_required(buf, flexible, version, "ListGroupsResponse.Groups")?;
@@ -108,7 +120,7 @@ impl ListGroupsResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: if version >= 1 { 10i32 } else { 0i32 },
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             groups: vec![ListedGroup::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

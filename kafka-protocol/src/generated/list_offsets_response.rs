@@ -215,8 +215,8 @@ impl ListOffsetsTopicResponse {
 pub struct ListOffsetsPartitionResponse {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `OldStyleOffsets`: versions 0; default `Vec::new()`.
     pub old_style_offsets: Vec<i64>,
     /// `Timestamp`: versions 1+; default `-1i64`.
@@ -233,7 +233,7 @@ impl Default for ListOffsetsPartitionResponse {
     fn default() -> Self {
         Self {
             partition_index: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             old_style_offsets: Vec::new(),
             timestamp: -1i64,
             offset: -1i64,
@@ -247,7 +247,7 @@ impl crate::codec::Encode for ListOffsetsPartitionResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 6;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version <= 0 {
             p::put_array_len(
                 buf,
@@ -311,10 +311,10 @@ impl crate::codec::Decode for ListOffsetsPartitionResponse {
             buf,
             "ListOffsetsResponse.ListOffsetsPartitionResponse.PartitionIndex",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "ListOffsetsResponse.ListOffsetsPartitionResponse.ErrorCode",
-        )?;
+        )?);
         let old_style_offsets = if version <= 0 {
             {
                 let count = p::get_array_len_required(
@@ -391,7 +391,7 @@ impl ListOffsetsPartitionResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             old_style_offsets: if version <= 0 {
                 vec![12i64, 13i64]
             } else {

@@ -5,18 +5,30 @@
 use crate::primitives as p;
 
 /// `ListTransactionsResponse`: The response of API key 66; versions 0-1, flexible versions 0-1.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListTransactionsResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `UnknownStateFilters`: versions 0+; default `Vec::new()`.
     pub unknown_state_filters: Vec<String>,
     /// `TransactionStates`: versions 0+; default `Vec::new()`.
     pub transaction_states: Vec<TransactionState>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for ListTransactionsResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            unknown_state_filters: Vec::new(),
+            transaction_states: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for ListTransactionsResponse {
@@ -29,7 +41,7 @@ impl crate::codec::Encode for ListTransactionsResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.unknown_state_filters.len()),
@@ -68,7 +80,8 @@ impl crate::codec::Decode for ListTransactionsResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "ListTransactionsResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "ListTransactionsResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "ListTransactionsResponse.ErrorCode")?);
         let unknown_state_filters = {
             let count = p::get_array_len_required(
                 buf,
@@ -135,7 +148,7 @@ impl ListTransactionsResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             unknown_state_filters: vec![String::from("s2"), String::from("s3")],
             transaction_states: vec![TransactionState::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

@@ -315,8 +315,8 @@ impl MetadataResponseBroker {
 /// An element of `MetadataResponse.Topics` in `MetadataResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataResponseTopic {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Name`: versions 0+; nullable in 12+; the key of its collection; default `Some(String::new())`.
     pub name: Option<String>,
     /// `TopicId`: versions 10+; ignorable; default `Uuid::ZERO`.
@@ -334,7 +334,7 @@ pub struct MetadataResponseTopic {
 impl Default for MetadataResponseTopic {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             name: Some(String::new()),
             topic_id: crate::Uuid::ZERO,
             is_internal: false,
@@ -348,7 +348,7 @@ impl Default for MetadataResponseTopic {
 impl crate::codec::Encode for MetadataResponseTopic {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 9;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 12 {
             p::put_nullable_string(
                 buf,
@@ -413,7 +413,10 @@ impl crate::codec::Encode for MetadataResponseTopic {
 impl crate::codec::Decode for MetadataResponseTopic {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 9;
-        let error_code = p::get_i16(buf, "MetadataResponse.MetadataResponseTopic.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "MetadataResponse.MetadataResponseTopic.ErrorCode",
+        )?);
         let name = if version >= 12 {
             p::get_nullable_string(buf, flexible, "MetadataResponse.MetadataResponseTopic.Name")?
         } else {
@@ -488,7 +491,7 @@ impl MetadataResponseTopic {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             name: Some(String::from("s1")),
             topic_id: if version >= 10 {
                 crate::Uuid::from_u128(0x1234_5678_9abc_def0_0000_0000_0000_0003)
@@ -506,8 +509,8 @@ impl MetadataResponseTopic {
 /// An element of `MetadataResponseTopic.Partitions` in `MetadataResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataResponsePartition {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
     /// `LeaderId`: versions 0+; default `0i32`.
@@ -527,7 +530,7 @@ pub struct MetadataResponsePartition {
 impl Default for MetadataResponsePartition {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             partition_index: 0i32,
             leader_id: 0i32,
             leader_epoch: -1i32,
@@ -542,7 +545,7 @@ impl Default for MetadataResponsePartition {
 impl crate::codec::Encode for MetadataResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 9;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i32(buf, self.partition_index);
         p::put_i32(buf, self.leader_id);
         if version >= 7 {
@@ -592,7 +595,10 @@ impl crate::codec::Encode for MetadataResponsePartition {
 impl crate::codec::Decode for MetadataResponsePartition {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 9;
-        let error_code = p::get_i16(buf, "MetadataResponse.MetadataResponsePartition.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "MetadataResponse.MetadataResponsePartition.ErrorCode",
+        )?);
         let partition_index = p::get_i32(
             buf,
             "MetadataResponse.MetadataResponsePartition.PartitionIndex",
@@ -690,7 +696,7 @@ impl MetadataResponsePartition {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             partition_index: 11i32,
             leader_id: 12i32,
             leader_epoch: if version >= 7 { 13i32 } else { -1i32 },

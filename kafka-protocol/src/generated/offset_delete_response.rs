@@ -5,14 +5,24 @@
 use crate::primitives as p;
 
 /// `OffsetDeleteResponse`: The response of API key 47; versions 0, flexible versions none.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OffsetDeleteResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ThrottleTimeMs`: versions 0+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
     /// `Topics`: versions 0+; default `Vec::new()`.
     pub topics: Vec<OffsetDeleteResponseTopic>,
+}
+
+impl Default for OffsetDeleteResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            throttle_time_ms: 0i32,
+            topics: Vec::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for OffsetDeleteResponse {
@@ -24,7 +34,7 @@ impl crate::codec::Encode for OffsetDeleteResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i32(buf, self.throttle_time_ms);
         p::put_array_len(
             buf,
@@ -49,7 +59,8 @@ impl crate::codec::Decode for OffsetDeleteResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "OffsetDeleteResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "OffsetDeleteResponse.ErrorCode")?);
         let throttle_time_ms = p::get_i32(buf, "OffsetDeleteResponse.ThrottleTimeMs")?;
         let topics = {
             let count =
@@ -86,7 +97,7 @@ impl OffsetDeleteResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             throttle_time_ms: 11i32,
             topics: vec![OffsetDeleteResponseTopic::sample(version)],
         }
@@ -166,18 +177,27 @@ impl OffsetDeleteResponseTopic {
 }
 
 /// An element of `OffsetDeleteResponseTopic.Partitions` in `OffsetDeleteResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OffsetDeleteResponsePartition {
     /// `PartitionIndex`: versions 0+; the key of its collection; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
+}
+
+impl Default for OffsetDeleteResponsePartition {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+        }
+    }
 }
 
 impl crate::codec::Encode for OffsetDeleteResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> crate::Result<()> {
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
 
         Ok(())
     }
@@ -189,10 +209,10 @@ impl crate::codec::Decode for OffsetDeleteResponsePartition {
             buf,
             "OffsetDeleteResponse.OffsetDeleteResponsePartition.PartitionIndex",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "OffsetDeleteResponse.OffsetDeleteResponsePartition.ErrorCode",
-        )?;
+        )?);
 
         Ok(Self {
             partition_index,
@@ -207,7 +227,7 @@ impl OffsetDeleteResponsePartition {
     pub fn sample(_version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
         }
     }
 }

@@ -5,18 +5,30 @@
 use crate::primitives as p;
 
 /// `OffsetFetchResponse`: The response of API key 9; versions 0-9, flexible versions 6-9.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponse {
     /// `ThrottleTimeMs`: versions 3+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
     /// `Topics`: versions 0-7; default `Vec::new()`.
     pub topics: Vec<OffsetFetchResponseTopic>,
-    /// `ErrorCode`: versions 2-7; ignorable; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 2-7; ignorable; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Groups`: versions 8+; default `Vec::new()`.
     pub groups: Vec<OffsetFetchResponseGroup>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for OffsetFetchResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            topics: Vec::new(),
+            error_code: crate::ErrorCode::None,
+            groups: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for OffsetFetchResponse {
@@ -49,7 +61,7 @@ impl crate::codec::Encode for OffsetFetchResponse {
             });
         }
         if (2..=7).contains(&version) {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
         if version >= 8 {
             p::put_array_len(
@@ -114,9 +126,9 @@ impl crate::codec::Decode for OffsetFetchResponse {
             Vec::new()
         };
         let error_code = if (2..=7).contains(&version) {
-            p::get_i16(buf, "OffsetFetchResponse.ErrorCode")?
+            crate::ErrorCode::from_code(p::get_i16(buf, "OffsetFetchResponse.ErrorCode")?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let groups = if version >= 8 {
             {
@@ -177,9 +189,9 @@ impl OffsetFetchResponse {
                 Vec::new()
             },
             error_code: if (2..=7).contains(&version) {
-                12i16
+                crate::ErrorCode::from_code(12)
             } else {
-                0i16
+                crate::ErrorCode::None
             },
             groups: if version >= 8 {
                 vec![OffsetFetchResponseGroup::sample(version)]
@@ -335,8 +347,8 @@ pub struct OffsetFetchResponsePartition {
     pub committed_leader_epoch: i32,
     /// `Metadata`: versions 0-7; nullable in 0-7; default `Some(String::new())`.
     pub metadata: Option<String>,
-    /// `ErrorCode`: versions 0-7; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0-7; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
@@ -348,7 +360,7 @@ impl Default for OffsetFetchResponsePartition {
             committed_offset: 0i64,
             committed_leader_epoch: -1i32,
             metadata: Some(String::new()),
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }
@@ -393,9 +405,9 @@ impl crate::codec::Encode for OffsetFetchResponsePartition {
             });
         }
         if version <= 7 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
-        if version > 7 && self.error_code != 0i16 {
+        if version > 7 && self.error_code != crate::ErrorCode::None {
             return Err(crate::ProtocolError::FieldNotSupported {
                 field: "OffsetFetchResponse.OffsetFetchResponsePartition.ErrorCode",
                 version,
@@ -450,12 +462,12 @@ impl crate::codec::Decode for OffsetFetchResponsePartition {
             Some(String::new())
         };
         let error_code = if version <= 7 {
-            p::get_i16(
+            crate::ErrorCode::from_code(p::get_i16(
                 buf,
                 "OffsetFetchResponse.OffsetFetchResponsePartition.ErrorCode",
-            )?
+            )?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
@@ -499,23 +511,38 @@ impl OffsetFetchResponsePartition {
             } else {
                 Some(String::new())
             },
-            error_code: if version <= 7 { 14i16 } else { 0i16 },
+            error_code: if version <= 7 {
+                crate::ErrorCode::from_code(14)
+            } else {
+                crate::ErrorCode::None
+            },
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }
 }
 
 /// An element of `OffsetFetchResponse.Groups` in `OffsetFetchResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponseGroup {
     /// `GroupId`: versions 8+; default `String::new()`.
     pub group_id: String,
     /// `Topics`: versions 8+; default `Vec::new()`.
     pub topics: Vec<OffsetFetchResponseTopics>,
-    /// `ErrorCode`: versions 8+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 8+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for OffsetFetchResponseGroup {
+    fn default() -> Self {
+        Self {
+            group_id: String::new(),
+            topics: Vec::new(),
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for OffsetFetchResponseGroup {
@@ -553,9 +580,9 @@ impl crate::codec::Encode for OffsetFetchResponseGroup {
             });
         }
         if version >= 8 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
-        if version < 8 && self.error_code != 0i16 {
+        if version < 8 && self.error_code != crate::ErrorCode::None {
             return Err(crate::ProtocolError::FieldNotSupported {
                 field: "OffsetFetchResponse.OffsetFetchResponseGroup.ErrorCode",
                 version,
@@ -606,12 +633,12 @@ impl crate::codec::Decode for OffsetFetchResponseGroup {
             Vec::new()
         };
         let error_code = if version >= 8 {
-            p::get_i16(
+            crate::ErrorCode::from_code(p::get_i16(
                 buf,
                 "OffsetFetchResponse.OffsetFetchResponseGroup.ErrorCode",
-            )?
+            )?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
@@ -651,7 +678,11 @@ impl OffsetFetchResponseGroup {
             } else {
                 Vec::new()
             },
-            error_code: if version >= 8 { 12i16 } else { 0i16 },
+            error_code: if version >= 8 {
+                crate::ErrorCode::from_code(12)
+            } else {
+                crate::ErrorCode::None
+            },
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }
@@ -801,8 +832,8 @@ pub struct OffsetFetchResponsePartitions {
     pub committed_leader_epoch: i32,
     /// `Metadata`: versions 8+; nullable in 8+; default `Some(String::new())`.
     pub metadata: Option<String>,
-    /// `ErrorCode`: versions 8+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 8+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
@@ -814,7 +845,7 @@ impl Default for OffsetFetchResponsePartitions {
             committed_offset: 0i64,
             committed_leader_epoch: -1i32,
             metadata: Some(String::new()),
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }
@@ -859,9 +890,9 @@ impl crate::codec::Encode for OffsetFetchResponsePartitions {
             });
         }
         if version >= 8 {
-            p::put_i16(buf, self.error_code);
+            p::put_i16(buf, self.error_code.code());
         }
-        if version < 8 && self.error_code != 0i16 {
+        if version < 8 && self.error_code != crate::ErrorCode::None {
             return Err(crate::ProtocolError::FieldNotSupported {
                 field: "OffsetFetchResponse.OffsetFetchResponsePartitions.ErrorCode",
                 version,
@@ -916,12 +947,12 @@ impl crate::codec::Decode for OffsetFetchResponsePartitions {
             Some(String::new())
         };
         let error_code = if version >= 8 {
-            p::get_i16(
+            crate::ErrorCode::from_code(p::get_i16(
                 buf,
                 "OffsetFetchResponse.OffsetFetchResponsePartitions.ErrorCode",
-            )?
+            )?)
         } else {
-            0i16
+            crate::ErrorCode::None
         };
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
@@ -961,7 +992,11 @@ impl OffsetFetchResponsePartitions {
             } else {
                 Some(String::new())
             },
-            error_code: if version >= 8 { 14i16 } else { 0i16 },
+            error_code: if version >= 8 {
+                crate::ErrorCode::from_code(14)
+            } else {
+                crate::ErrorCode::None
+            },
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

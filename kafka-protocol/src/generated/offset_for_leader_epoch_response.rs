@@ -218,8 +218,8 @@ impl OffsetForLeaderTopicResult {
 /// An element of `OffsetForLeaderTopicResult.Partitions` in `OffsetForLeaderEpochResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochEndOffset {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Partition`: versions 0+; default `0i32`.
     pub partition: i32,
     /// `LeaderEpoch`: versions 1+; ignorable; default `-1i32`.
@@ -233,7 +233,7 @@ pub struct EpochEndOffset {
 impl Default for EpochEndOffset {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             partition: 0i32,
             leader_epoch: -1i32,
             end_offset: -1i64,
@@ -244,7 +244,7 @@ impl Default for EpochEndOffset {
 
 impl crate::codec::Encode for EpochEndOffset {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i32(buf, self.partition);
         if version >= 1 {
             p::put_i32(buf, self.leader_epoch);
@@ -265,7 +265,10 @@ impl crate::codec::Encode for EpochEndOffset {
 impl crate::codec::Decode for EpochEndOffset {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 4;
-        let error_code = p::get_i16(buf, "OffsetForLeaderEpochResponse.EpochEndOffset.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "OffsetForLeaderEpochResponse.EpochEndOffset.ErrorCode",
+        )?);
         let partition = p::get_i32(buf, "OffsetForLeaderEpochResponse.EpochEndOffset.Partition")?;
         let leader_epoch = if version >= 1 {
             p::get_i32(
@@ -305,7 +308,7 @@ impl EpochEndOffset {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             partition: 11i32,
             leader_epoch: if version >= 1 { 12i32 } else { -1i32 },
             end_offset: 13i64,

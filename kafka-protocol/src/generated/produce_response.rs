@@ -263,8 +263,8 @@ impl TopicProduceResponse {
 pub struct PartitionProduceResponse {
     /// `Index`: versions 0+; default `0i32`.
     pub index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `BaseOffset`: versions 0+; default `0i64`.
     pub base_offset: i64,
     /// `LogAppendTimeMs`: versions 2+; ignorable; default `-1i64`.
@@ -285,7 +285,7 @@ impl Default for PartitionProduceResponse {
     fn default() -> Self {
         Self {
             index: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             base_offset: 0i64,
             log_append_time_ms: -1i64,
             log_start_offset: -1i64,
@@ -301,7 +301,7 @@ impl crate::codec::Encode for PartitionProduceResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = version >= 9;
         p::put_i32(buf, self.index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i64(buf, self.base_offset);
         if version >= 2 {
             p::put_i64(buf, self.log_append_time_ms);
@@ -356,7 +356,10 @@ impl crate::codec::Decode for PartitionProduceResponse {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = version >= 9;
         let index = p::get_i32(buf, "ProduceResponse.PartitionProduceResponse.Index")?;
-        let error_code = p::get_i16(buf, "ProduceResponse.PartitionProduceResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "ProduceResponse.PartitionProduceResponse.ErrorCode",
+        )?);
         let base_offset = p::get_i64(buf, "ProduceResponse.PartitionProduceResponse.BaseOffset")?;
         let log_append_time_ms = if version >= 2 {
             p::get_i64(
@@ -451,7 +454,7 @@ impl PartitionProduceResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             base_offset: 12i64,
             log_append_time_ms: if version >= 2 { 13i64 } else { -1i64 },
             log_start_offset: if version >= 5 { 14i64 } else { -1i64 },

@@ -5,14 +5,24 @@
 use crate::primitives as p;
 
 /// `PushTelemetryResponse`: The response of API key 72; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PushTelemetryResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for PushTelemetryResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for PushTelemetryResponse {
@@ -24,7 +34,7 @@ impl crate::codec::Encode for PushTelemetryResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -39,7 +49,8 @@ impl crate::codec::Decode for PushTelemetryResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "PushTelemetryResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "PushTelemetryResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "PushTelemetryResponse.ErrorCode")?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         let count = p::get_unsigned_varint(buf, "PushTelemetryResponse.tagged_fields")?;
         for _ in 0..count {
@@ -70,7 +81,7 @@ impl PushTelemetryResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

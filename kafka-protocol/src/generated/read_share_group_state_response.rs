@@ -176,12 +176,12 @@ impl ReadStateResult {
 }
 
 /// An element of `ReadStateResult.Partitions` in `ReadShareGroupStateResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionResult {
     /// `Partition`: versions 0+; default `0i32`.
     pub partition: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `StateEpoch`: versions 0+; default `0i32`.
@@ -194,11 +194,25 @@ pub struct PartitionResult {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for PartitionResult {
+    fn default() -> Self {
+        Self {
+            partition: 0i32,
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            state_epoch: 0i32,
+            start_offset: 0i64,
+            state_batches: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -225,7 +239,10 @@ impl crate::codec::Decode for PartitionResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = true;
         let partition = p::get_i32(buf, "ReadShareGroupStateResponse.PartitionResult.Partition")?;
-        let error_code = p::get_i16(buf, "ReadShareGroupStateResponse.PartitionResult.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "ReadShareGroupStateResponse.PartitionResult.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -282,7 +299,7 @@ impl PartitionResult {
     pub fn sample(version: i16) -> Self {
         Self {
             partition: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             state_epoch: 13i32,
             start_offset: 14i64,

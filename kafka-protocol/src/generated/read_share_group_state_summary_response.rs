@@ -180,12 +180,12 @@ impl ReadStateSummaryResult {
 }
 
 /// An element of `ReadStateSummaryResult.Partitions` in `ReadShareGroupStateSummaryResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionResult {
     /// `Partition`: versions 0+; default `0i32`.
     pub partition: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `StateEpoch`: versions 0+; default `0i32`.
@@ -196,11 +196,24 @@ pub struct PartitionResult {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for PartitionResult {
+    fn default() -> Self {
+        Self {
+            partition: 0i32,
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            state_epoch: 0i32,
+            start_offset: 0i64,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -221,10 +234,10 @@ impl crate::codec::Decode for PartitionResult {
             buf,
             "ReadShareGroupStateSummaryResponse.PartitionResult.Partition",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "ReadShareGroupStateSummaryResponse.PartitionResult.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -267,7 +280,7 @@ impl PartitionResult {
     pub fn sample(_version: i16) -> Self {
         Self {
             partition: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             state_epoch: 13i32,
             start_offset: 14i64,

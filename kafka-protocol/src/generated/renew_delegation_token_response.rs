@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `RenewDelegationTokenResponse`: The response of API key 39; versions 0-2, flexible versions 2.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RenewDelegationTokenResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ExpiryTimestampMs`: versions 0+; default `0i64`.
     pub expiry_timestamp_ms: i64,
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for RenewDelegationTokenResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            expiry_timestamp_ms: 0i64,
+            throttle_time_ms: 0i32,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for RenewDelegationTokenResponse {
@@ -25,7 +36,7 @@ impl crate::codec::Encode for RenewDelegationTokenResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i64(buf, self.expiry_timestamp_ms);
         p::put_i32(buf, self.throttle_time_ms);
         if version >= 2 {
@@ -49,7 +60,8 @@ impl crate::codec::Decode for RenewDelegationTokenResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "RenewDelegationTokenResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "RenewDelegationTokenResponse.ErrorCode")?);
         let expiry_timestamp_ms =
             p::get_i64(buf, "RenewDelegationTokenResponse.ExpiryTimestampMs")?;
         let throttle_time_ms = p::get_i32(buf, "RenewDelegationTokenResponse.ThrottleTimeMs")?;
@@ -86,7 +98,7 @@ impl RenewDelegationTokenResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(_version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             expiry_timestamp_ms: 11i64,
             throttle_time_ms: 12i32,
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

@@ -7,8 +7,8 @@ use crate::primitives as p;
 /// `SaslAuthenticateResponse`: The response of API key 36; versions 0-2, flexible versions 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SaslAuthenticateResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `AuthBytes`: versions 0+; default `Bytes::new()`.
@@ -22,7 +22,7 @@ pub struct SaslAuthenticateResponse {
 impl Default for SaslAuthenticateResponse {
     fn default() -> Self {
         Self {
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             auth_bytes: ::bytes::Bytes::new(),
             session_lifetime_ms: 0i64,
@@ -40,7 +40,7 @@ impl crate::codec::Encode for SaslAuthenticateResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -77,7 +77,8 @@ impl crate::codec::Decode for SaslAuthenticateResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "SaslAuthenticateResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "SaslAuthenticateResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "SaslAuthenticateResponse.ErrorMessage")?;
         let auth_bytes =
@@ -121,7 +122,7 @@ impl SaslAuthenticateResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             error_message: Some(String::from("s1")),
             auth_bytes: ::bytes::Bytes::from_static(b"b2"),
             session_lifetime_ms: if version >= 1 { 13i64 } else { 0i64 },

@@ -5,12 +5,21 @@
 use crate::primitives as p;
 
 /// `SaslHandshakeResponse`: The response of API key 17; versions 0-1, flexible versions none.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SaslHandshakeResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Mechanisms`: versions 0+; default `Vec::new()`.
     pub mechanisms: Vec<String>,
+}
+
+impl Default for SaslHandshakeResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            mechanisms: Vec::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for SaslHandshakeResponse {
@@ -22,7 +31,7 @@ impl crate::codec::Encode for SaslHandshakeResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.mechanisms.len()),
@@ -46,7 +55,8 @@ impl crate::codec::Decode for SaslHandshakeResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "SaslHandshakeResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "SaslHandshakeResponse.ErrorCode")?);
         let mechanisms = {
             let count = p::get_array_len_required(
                 buf,
@@ -88,7 +98,7 @@ impl SaslHandshakeResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(_version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             mechanisms: vec![String::from("s1"), String::from("s2")],
         }
     }

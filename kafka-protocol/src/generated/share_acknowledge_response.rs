@@ -5,12 +5,12 @@
 use crate::primitives as p;
 
 /// `ShareAcknowledgeResponse`: The response of API key 79; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShareAcknowledgeResponse {
     /// `ThrottleTimeMs`: versions 0+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; ignorable; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; ignorable; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `Responses`: versions 0+; default `Vec::new()`.
@@ -19,6 +19,19 @@ pub struct ShareAcknowledgeResponse {
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for ShareAcknowledgeResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            responses: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for ShareAcknowledgeResponse {
@@ -31,7 +44,7 @@ impl crate::codec::Encode for ShareAcknowledgeResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -71,7 +84,8 @@ impl crate::codec::Decode for ShareAcknowledgeResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "ShareAcknowledgeResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "ShareAcknowledgeResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "ShareAcknowledgeResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "ShareAcknowledgeResponse.ErrorMessage")?;
         let responses = {
@@ -138,7 +152,7 @@ impl ShareAcknowledgeResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             responses: vec![ShareAcknowledgeTopicResponse::sample(version)],
             node_endpoints: vec![NodeEndpoint::sample(version)],
@@ -231,12 +245,12 @@ impl ShareAcknowledgeTopicResponse {
 }
 
 /// An element of `ShareAcknowledgeTopicResponse.Partitions` in `ShareAcknowledgeResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `CurrentLeader`: versions 0+; default `LeaderIdAndEpoch::default()`.
@@ -245,11 +259,23 @@ pub struct PartitionData {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for PartitionData {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            current_leader: LeaderIdAndEpoch::default(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -267,7 +293,10 @@ impl crate::codec::Decode for PartitionData {
         let flexible = true;
         let partition_index =
             p::get_i32(buf, "ShareAcknowledgeResponse.PartitionData.PartitionIndex")?;
-        let error_code = p::get_i16(buf, "ShareAcknowledgeResponse.PartitionData.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "ShareAcknowledgeResponse.PartitionData.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -298,7 +327,7 @@ impl PartitionData {
     pub fn sample(version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             current_leader: LeaderIdAndEpoch::sample(version),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),

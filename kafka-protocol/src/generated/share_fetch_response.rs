@@ -5,12 +5,12 @@
 use crate::primitives as p;
 
 /// `ShareFetchResponse`: The response of API key 78; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShareFetchResponse {
     /// `ThrottleTimeMs`: versions 0+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; ignorable; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; ignorable; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `Responses`: versions 0+; default `Vec::new()`.
@@ -19,6 +19,19 @@ pub struct ShareFetchResponse {
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for ShareFetchResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            responses: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for ShareFetchResponse {
@@ -31,7 +44,7 @@ impl crate::codec::Encode for ShareFetchResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -71,7 +84,8 @@ impl crate::codec::Decode for ShareFetchResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "ShareFetchResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "ShareFetchResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "ShareFetchResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "ShareFetchResponse.ErrorMessage")?;
         let responses = {
@@ -133,7 +147,7 @@ impl ShareFetchResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             responses: vec![ShareFetchableTopicResponse::sample(version)],
             node_endpoints: vec![NodeEndpoint::sample(version)],
@@ -230,12 +244,12 @@ impl ShareFetchableTopicResponse {
 pub struct PartitionData {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
-    /// `AcknowledgeErrorCode`: versions 0+; default `0i16`.
-    pub acknowledge_error_code: i16,
+    /// `AcknowledgeErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub acknowledge_error_code: crate::ErrorCode,
     /// `AcknowledgeErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub acknowledge_error_message: Option<String>,
     /// `CurrentLeader`: versions 0+; default `LeaderIdAndEpoch::default()`.
@@ -252,9 +266,9 @@ impl Default for PartitionData {
     fn default() -> Self {
         Self {
             partition_index: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: None,
-            acknowledge_error_code: 0i16,
+            acknowledge_error_code: crate::ErrorCode::None,
             acknowledge_error_message: None,
             current_leader: LeaderIdAndEpoch::default(),
             records: Some(::bytes::Bytes::new()),
@@ -268,14 +282,14 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
             flexible,
             "ShareFetchResponse.PartitionData.ErrorMessage",
         )?;
-        p::put_i16(buf, self.acknowledge_error_code);
+        p::put_i16(buf, self.acknowledge_error_code.code());
         p::put_nullable_string(
             buf,
             self.acknowledge_error_message.as_deref(),
@@ -307,14 +321,19 @@ impl crate::codec::Decode for PartitionData {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> crate::Result<Self> {
         let flexible = true;
         let partition_index = p::get_i32(buf, "ShareFetchResponse.PartitionData.PartitionIndex")?;
-        let error_code = p::get_i16(buf, "ShareFetchResponse.PartitionData.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "ShareFetchResponse.PartitionData.ErrorCode",
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
             "ShareFetchResponse.PartitionData.ErrorMessage",
         )?;
-        let acknowledge_error_code =
-            p::get_i16(buf, "ShareFetchResponse.PartitionData.AcknowledgeErrorCode")?;
+        let acknowledge_error_code = crate::ErrorCode::from_code(p::get_i16(
+            buf,
+            "ShareFetchResponse.PartitionData.AcknowledgeErrorCode",
+        )?);
         let acknowledge_error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -365,9 +384,9 @@ impl PartitionData {
     pub fn sample(version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
-            acknowledge_error_code: 13i16,
+            acknowledge_error_code: crate::ErrorCode::from_code(13),
             acknowledge_error_message: Some(String::from("s4")),
             current_leader: LeaderIdAndEpoch::sample(version),
             records: Some(::bytes::Bytes::from_static(b"b6")),

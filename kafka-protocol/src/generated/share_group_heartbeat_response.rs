@@ -5,12 +5,12 @@
 use crate::primitives as p;
 
 /// `ShareGroupHeartbeatResponse`: The response of API key 76; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShareGroupHeartbeatResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `None`.
     pub error_message: Option<String>,
     /// `MemberId`: versions 0+; nullable in 0+; default `None`.
@@ -25,6 +25,21 @@ pub struct ShareGroupHeartbeatResponse {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for ShareGroupHeartbeatResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            error_message: None,
+            member_id: None,
+            member_epoch: 0i32,
+            heartbeat_interval_ms: 0i32,
+            assignment: None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for ShareGroupHeartbeatResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> crate::Result<()> {
         let flexible = true;
@@ -35,7 +50,7 @@ impl crate::codec::Encode for ShareGroupHeartbeatResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -72,7 +87,8 @@ impl crate::codec::Decode for ShareGroupHeartbeatResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "ShareGroupHeartbeatResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "ShareGroupHeartbeatResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "ShareGroupHeartbeatResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "ShareGroupHeartbeatResponse.ErrorMessage")?;
         let member_id =
@@ -121,7 +137,7 @@ impl ShareGroupHeartbeatResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             member_id: Some(String::from("s3")),
             member_epoch: 14i32,

@@ -5,14 +5,24 @@
 use crate::primitives as p;
 
 /// `StopReplicaResponse`: The response of API key 5; versions 0-4, flexible versions 2-4.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StopReplicaResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `PartitionErrors`: versions 0+; default `Vec::new()`.
     pub partition_errors: Vec<StopReplicaPartitionError>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for StopReplicaResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            partition_errors: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for StopReplicaResponse {
@@ -24,7 +34,7 @@ impl crate::codec::Encode for StopReplicaResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.partition_errors.len()),
@@ -55,7 +65,8 @@ impl crate::codec::Decode for StopReplicaResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "StopReplicaResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "StopReplicaResponse.ErrorCode")?);
         let partition_errors = {
             let count = p::get_array_len_required(
                 buf,
@@ -102,7 +113,7 @@ impl StopReplicaResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             partition_errors: vec![StopReplicaPartitionError::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -110,16 +121,27 @@ impl StopReplicaResponse {
 }
 
 /// An element of `StopReplicaResponse.PartitionErrors` in `StopReplicaResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StopReplicaPartitionError {
     /// `TopicName`: versions 0+; default `String::new()`.
     pub topic_name: String,
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for StopReplicaPartitionError {
+    fn default() -> Self {
+        Self {
+            topic_name: String::new(),
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for StopReplicaPartitionError {
@@ -132,7 +154,7 @@ impl crate::codec::Encode for StopReplicaPartitionError {
             "StopReplicaResponse.StopReplicaPartitionError.TopicName",
         )?;
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 2 {
             p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -158,10 +180,10 @@ impl crate::codec::Decode for StopReplicaPartitionError {
             buf,
             "StopReplicaResponse.StopReplicaPartitionError.PartitionIndex",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "StopReplicaResponse.StopReplicaPartitionError.ErrorCode",
-        )?;
+        )?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
             let count = p::get_unsigned_varint(
@@ -192,7 +214,7 @@ impl StopReplicaPartitionError {
         Self {
             topic_name: String::from("s0"),
             partition_index: 11i32,
-            error_code: 12i16,
+            error_code: crate::ErrorCode::from_code(12),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

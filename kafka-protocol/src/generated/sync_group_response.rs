@@ -5,12 +5,12 @@
 use crate::primitives as p;
 
 /// `SyncGroupResponse`: The response of API key 14; versions 0-5, flexible versions 4-5.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SyncGroupResponse {
     /// `ThrottleTimeMs`: versions 1+; ignorable; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ProtocolType`: versions 5+; nullable in 5+; ignorable; default `None`.
     pub protocol_type: Option<String>,
     /// `ProtocolName`: versions 5+; nullable in 5+; ignorable; default `None`.
@@ -19,6 +19,19 @@ pub struct SyncGroupResponse {
     pub assignment: ::bytes::Bytes,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for SyncGroupResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            protocol_type: None,
+            protocol_name: None,
+            assignment: ::bytes::Bytes::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for SyncGroupResponse {
@@ -33,7 +46,7 @@ impl crate::codec::Encode for SyncGroupResponse {
         if version >= 1 {
             p::put_i32(buf, self.throttle_time_ms);
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 5 {
             p::put_nullable_string(
                 buf,
@@ -82,7 +95,8 @@ impl crate::codec::Decode for SyncGroupResponse {
         } else {
             0i32
         };
-        let error_code = p::get_i16(buf, "SyncGroupResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "SyncGroupResponse.ErrorCode")?);
         let protocol_type = if version >= 5 {
             p::get_nullable_string(buf, flexible, "SyncGroupResponse.ProtocolType")?
         } else {
@@ -129,7 +143,7 @@ impl SyncGroupResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: if version >= 1 { 10i32 } else { 0i32 },
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             protocol_type: if version >= 5 {
                 Some(String::from("s2"))
             } else {

@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct UnregisterBrokerResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -21,7 +21,7 @@ impl Default for UnregisterBrokerResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -38,7 +38,7 @@ impl crate::codec::Encode for UnregisterBrokerResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -60,7 +60,8 @@ impl crate::codec::Decode for UnregisterBrokerResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "UnregisterBrokerResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "UnregisterBrokerResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "UnregisterBrokerResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "UnregisterBrokerResponse.ErrorMessage")?;
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
@@ -95,7 +96,7 @@ impl UnregisterBrokerResponse {
     pub fn sample(_version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

@@ -9,8 +9,8 @@ use crate::primitives as p;
 pub struct UpdateFeaturesResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// `Results`: versions 0+; default `Vec::new()`.
@@ -23,7 +23,7 @@ impl Default for UpdateFeaturesResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0i32,
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             results: Vec::new(),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -41,7 +41,7 @@ impl crate::codec::Encode for UpdateFeaturesResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -72,7 +72,8 @@ impl crate::codec::Decode for UpdateFeaturesResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "UpdateFeaturesResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "UpdateFeaturesResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "UpdateFeaturesResponse.ErrorCode")?);
         let error_message =
             p::get_nullable_string(buf, flexible, "UpdateFeaturesResponse.ErrorMessage")?;
         let results = {
@@ -122,7 +123,7 @@ impl UpdateFeaturesResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             results: vec![UpdatableFeatureResult::sample(version)],
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
@@ -135,8 +136,8 @@ impl UpdateFeaturesResponse {
 pub struct UpdatableFeatureResult {
     /// `Feature`: versions 0+; the key of its collection; default `String::new()`.
     pub feature: String,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `ErrorMessage`: versions 0+; nullable in 0+; default `Some(String::new())`.
     pub error_message: Option<String>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
@@ -147,7 +148,7 @@ impl Default for UpdatableFeatureResult {
     fn default() -> Self {
         Self {
             feature: String::new(),
-            error_code: 0i16,
+            error_code: crate::ErrorCode::None,
             error_message: Some(String::new()),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
@@ -163,7 +164,7 @@ impl crate::codec::Encode for UpdatableFeatureResult {
             flexible,
             "UpdateFeaturesResponse.UpdatableFeatureResult.Feature",
         )?;
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_nullable_string(
             buf,
             self.error_message.as_deref(),
@@ -184,10 +185,10 @@ impl crate::codec::Decode for UpdatableFeatureResult {
             version,
             "UpdateFeaturesResponse.UpdatableFeatureResult.Feature",
         )?;
-        let error_code = p::get_i16(
+        let error_code = crate::ErrorCode::from_code(p::get_i16(
             buf,
             "UpdateFeaturesResponse.UpdatableFeatureResult.ErrorCode",
-        )?;
+        )?);
         let error_message = p::get_nullable_string(
             buf,
             flexible,
@@ -220,7 +221,7 @@ impl UpdatableFeatureResult {
     pub fn sample(_version: i16) -> Self {
         Self {
             feature: String::from("s0"),
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             error_message: Some(String::from("s2")),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

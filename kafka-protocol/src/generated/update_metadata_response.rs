@@ -5,12 +5,21 @@
 use crate::primitives as p;
 
 /// `UpdateMetadataResponse`: The response of API key 6; versions 0-8, flexible versions 6-8.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpdateMetadataResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for UpdateMetadataResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for UpdateMetadataResponse {
@@ -21,7 +30,7 @@ impl crate::codec::Encode for UpdateMetadataResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         if version >= 6 {
             p::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -43,7 +52,8 @@ impl crate::codec::Decode for UpdateMetadataResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "UpdateMetadataResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "UpdateMetadataResponse.ErrorCode")?);
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         if flexible {
             let count = p::get_unsigned_varint(buf, "UpdateMetadataResponse.tagged_fields")?;
@@ -75,7 +85,7 @@ impl UpdateMetadataResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(_version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }
     }

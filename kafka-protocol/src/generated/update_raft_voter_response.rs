@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `UpdateRaftVoterResponse`: The response of API key 82; versions 0, flexible versions 0.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpdateRaftVoterResponse {
     /// `ThrottleTimeMs`: versions 0+; default `0i32`.
     pub throttle_time_ms: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `CurrentLeader`: versions 0+; tagged field 0 in 0+; default `CurrentLeader::default()`.
     pub current_leader: CurrentLeader,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for UpdateRaftVoterResponse {
+    fn default() -> Self {
+        Self {
+            throttle_time_ms: 0i32,
+            error_code: crate::ErrorCode::None,
+            current_leader: CurrentLeader::default(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for UpdateRaftVoterResponse {
@@ -26,7 +37,7 @@ impl crate::codec::Encode for UpdateRaftVoterResponse {
             });
         }
         p::put_i32(buf, self.throttle_time_ms);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
 
         let mut tagged: Vec<(u32, ::bytes::BytesMut)> = Vec::new();
         if self.current_leader != CurrentLeader::default() {
@@ -48,7 +59,8 @@ impl crate::codec::Decode for UpdateRaftVoterResponse {
             });
         }
         let throttle_time_ms = p::get_i32(buf, "UpdateRaftVoterResponse.ThrottleTimeMs")?;
-        let error_code = p::get_i16(buf, "UpdateRaftVoterResponse.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "UpdateRaftVoterResponse.ErrorCode")?);
         let mut current_leader = CurrentLeader::default();
         let mut unknown_tagged_fields = p::UnknownTaggedFields::new();
         let count = p::get_unsigned_varint(buf, "UpdateRaftVoterResponse.tagged_fields")?;
@@ -91,7 +103,7 @@ impl UpdateRaftVoterResponse {
     pub fn sample(version: i16) -> Self {
         Self {
             throttle_time_ms: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             current_leader: CurrentLeader::sample(version),
             unknown_tagged_fields: p::UnknownTaggedFields::new(),
         }

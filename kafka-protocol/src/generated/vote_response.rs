@@ -5,16 +5,27 @@
 use crate::primitives as p;
 
 /// `VoteResponse`: The response of API key 52; versions 0-1, flexible versions 0-1.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VoteResponse {
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `Topics`: versions 0+; default `Vec::new()`.
     pub topics: Vec<TopicData>,
     /// `NodeEndpoints`: versions 1+; tagged field 0 in 1+; default `Vec::new()`.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this version of the codec does not know, kept so they are re-encoded unchanged.
     pub unknown_tagged_fields: p::UnknownTaggedFields,
+}
+
+impl Default for VoteResponse {
+    fn default() -> Self {
+        Self {
+            error_code: crate::ErrorCode::None,
+            topics: Vec::new(),
+            node_endpoints: Vec::new(),
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
 }
 
 impl crate::codec::Encode for VoteResponse {
@@ -26,7 +37,7 @@ impl crate::codec::Encode for VoteResponse {
                 version,
             });
         }
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_array_len(
             buf,
             Some(self.topics.len()),
@@ -70,7 +81,7 @@ impl crate::codec::Decode for VoteResponse {
                 version,
             });
         }
-        let error_code = p::get_i16(buf, "VoteResponse.ErrorCode")?;
+        let error_code = crate::ErrorCode::from_code(p::get_i16(buf, "VoteResponse.ErrorCode")?);
         let topics = {
             let count = p::get_array_len_required(buf, flexible, version, "VoteResponse.Topics")?;
             let mut items = Vec::with_capacity(p::initial_capacity(count));
@@ -133,7 +144,7 @@ impl VoteResponse {
     /// A value with every field that `version` carries set to a non-default value, for round-trip tests.
     pub fn sample(version: i16) -> Self {
         Self {
-            error_code: 10i16,
+            error_code: crate::ErrorCode::from_code(10),
             topics: vec![TopicData::sample(version)],
             node_endpoints: if version >= 1 {
                 vec![NodeEndpoint::sample(version)]
@@ -225,12 +236,12 @@ impl TopicData {
 }
 
 /// An element of `TopicData.Partitions` in `VoteResponse`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
     /// `PartitionIndex`: versions 0+; default `0i32`.
     pub partition_index: i32,
-    /// `ErrorCode`: versions 0+; default `0i16`.
-    pub error_code: i16,
+    /// `ErrorCode`: versions 0+; default `ErrorCode::None`.
+    pub error_code: crate::ErrorCode,
     /// `LeaderId`: versions 0+; default `0i32`.
     pub leader_id: i32,
     /// `LeaderEpoch`: versions 0+; default `0i32`.
@@ -241,10 +252,23 @@ pub struct PartitionData {
     pub unknown_tagged_fields: p::UnknownTaggedFields,
 }
 
+impl Default for PartitionData {
+    fn default() -> Self {
+        Self {
+            partition_index: 0i32,
+            error_code: crate::ErrorCode::None,
+            leader_id: 0i32,
+            leader_epoch: 0i32,
+            vote_granted: false,
+            unknown_tagged_fields: p::UnknownTaggedFields::new(),
+        }
+    }
+}
+
 impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> crate::Result<()> {
         p::put_i32(buf, self.partition_index);
-        p::put_i16(buf, self.error_code);
+        p::put_i16(buf, self.error_code.code());
         p::put_i32(buf, self.leader_id);
         p::put_i32(buf, self.leader_epoch);
         p::put_bool(buf, self.vote_granted);
@@ -256,7 +280,8 @@ impl crate::codec::Encode for PartitionData {
 impl crate::codec::Decode for PartitionData {
     fn decode(buf: &mut ::bytes::Bytes, _version: i16) -> crate::Result<Self> {
         let partition_index = p::get_i32(buf, "VoteResponse.PartitionData.PartitionIndex")?;
-        let error_code = p::get_i16(buf, "VoteResponse.PartitionData.ErrorCode")?;
+        let error_code =
+            crate::ErrorCode::from_code(p::get_i16(buf, "VoteResponse.PartitionData.ErrorCode")?);
         let leader_id = p::get_i32(buf, "VoteResponse.PartitionData.LeaderId")?;
         let leader_epoch = p::get_i32(buf, "VoteResponse.PartitionData.LeaderEpoch")?;
         let vote_granted = p::get_bool(buf, "VoteResponse.PartitionData.VoteGranted")?;
@@ -284,7 +309,7 @@ impl PartitionData {
     pub fn sample(_version: i16) -> Self {
         Self {
             partition_index: 10i32,
-            error_code: 11i16,
+            error_code: crate::ErrorCode::from_code(11),
             leader_id: 12i32,
             leader_epoch: 13i32,
             vote_granted: true,
