@@ -5,7 +5,12 @@
 //! The fake speaks the real protocol through the protocol crate, on port 0.
 
 // Test support code may unwrap and index: a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -26,6 +26,46 @@ fn shared_versions(api: ApiKey) -> Option<(theirs::ApiKey, std::ops::RangeInclus
     (min <= max).then_some((their_api, min..=max))
 }
 
+/// Ours encodes a sample; theirs decodes every byte and re-encodes the same
+/// bytes; ours decodes those back to the sample.
+macro_rules! check_kind {
+    ($api:expr, $their_api:expr, $version:expr, $ours:ident, $theirs:ty, $what:literal) => {{
+        let (api, version) = ($api, $version);
+        let ours = $ours::sample(api, version);
+        let mut buf = BytesMut::new();
+        ours.encode(&mut buf, version).unwrap();
+        let ours_bytes = buf.freeze();
+        let mut input = ours_bytes.clone();
+        let decoded = <$theirs>::decode($their_api, &mut input, version).unwrap_or_else(|e| {
+            panic!(
+                "{api} v{version} {}: kafka-protocol cannot decode ours: {e}",
+                $what
+            )
+        });
+        assert!(
+            input.is_empty(),
+            "{api} v{version} {}: kafka-protocol left {} bytes",
+            $what,
+            input.len()
+        );
+        let mut again = BytesMut::new();
+        decoded.encode(&mut again, version).unwrap();
+        assert_eq!(
+            again.clone().freeze(),
+            ours_bytes,
+            "{api} v{version} {} bytes differ",
+            $what
+        );
+        let mut back = again.freeze();
+        assert_eq!(
+            $ours::decode(api, &mut back, version).unwrap(),
+            ours,
+            "{api} v{version} {}",
+            $what
+        );
+    }};
+}
+
 #[test]
 fn every_shared_api_and_version_agrees_byte_for_byte() {
     let mut apis = 0;
@@ -46,62 +86,21 @@ fn every_shared_api_and_version_agrees_byte_for_byte() {
                 continue;
             }
             versions += 1;
-            // Requests.
-            let ours = RequestKind::sample(api, version);
-            let mut buf = BytesMut::new();
-            ours.encode(&mut buf, version).unwrap();
-            let ours_bytes = buf.freeze();
-            let mut input = ours_bytes.clone();
-            let decoded = theirs::RequestKind::decode(their_api, &mut input, version)
-                .unwrap_or_else(|e| {
-                    panic!("{api} v{version} request: kafka-protocol cannot decode ours: {e}")
-                });
-            assert!(
-                input.is_empty(),
-                "{api} v{version} request: kafka-protocol left {} bytes",
-                input.len()
+            check_kind!(
+                api,
+                their_api,
+                version,
+                RequestKind,
+                theirs::RequestKind,
+                "request"
             );
-            let mut again = BytesMut::new();
-            decoded.encode(&mut again, version).unwrap();
-            assert_eq!(
-                again.clone().freeze(),
-                ours_bytes,
-                "{api} v{version} request bytes differ"
-            );
-            let mut back = again.freeze();
-            assert_eq!(
-                RequestKind::decode(api, &mut back, version).unwrap(),
-                ours,
-                "{api} v{version} request"
-            );
-
-            // Responses.
-            let ours = ResponseKind::sample(api, version);
-            let mut buf = BytesMut::new();
-            ours.encode(&mut buf, version).unwrap();
-            let ours_bytes = buf.freeze();
-            let mut input = ours_bytes.clone();
-            let decoded = theirs::ResponseKind::decode(their_api, &mut input, version)
-                .unwrap_or_else(|e| {
-                    panic!("{api} v{version} response: kafka-protocol cannot decode ours: {e}")
-                });
-            assert!(
-                input.is_empty(),
-                "{api} v{version} response: kafka-protocol left {} bytes",
-                input.len()
-            );
-            let mut again = BytesMut::new();
-            decoded.encode(&mut again, version).unwrap();
-            assert_eq!(
-                again.clone().freeze(),
-                ours_bytes,
-                "{api} v{version} response bytes differ"
-            );
-            let mut back = again.freeze();
-            assert_eq!(
-                ResponseKind::decode(api, &mut back, version).unwrap(),
-                ours,
-                "{api} v{version} response"
+            check_kind!(
+                api,
+                their_api,
+                version,
+                ResponseKind,
+                theirs::ResponseKind,
+                "response"
             );
         }
     }
