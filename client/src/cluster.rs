@@ -531,37 +531,40 @@ impl Client {
 
     /// Sends with the retry policy: stale metadata is refreshed, coordinators
     /// looked up again, and transient errors backed off (exponentially, with
-    /// jitter), until `timeout` passes. Only transport and routing errors are
-    /// retried here; error codes inside a response are the caller's to read
-    /// (feed them to [`crate::retry::classify_code`]).
-    pub async fn send_with_retry<R: Request>(
+    /// jitter), until `timeout` passes. Transport and routing errors are
+    /// retried; error codes inside a response are not looked at (see
+    /// [`Client::send_with_retry_checked`]).
+    pub async fn send_with_retry<R: Request>(&self, request: &R, target: &Target, timeout: Duration) -> Result<R::Response> {
+        self.send_with_retry_checked(request, target, timeout, |_| None).await
+    }
+
+    /// Like [`Client::send_with_retry`], and a response for which
+    /// `response_error` names an error code goes through the same policy:
+    /// NOT_LEADER_OR_FOLLOWER refreshes metadata and resends to the new
+    /// leader, NOT_COORDINATOR finds the coordinator again, and so on. A
+    /// non-retriable code is returned as [`Error::Kafka`].
+    pub async fn send_with_retry_checked<R: Request>(
         &self,
         request: &R,
         target: &Target,
         timeout: Duration,
+        response_error: impl Fn(&R::Response) -> Option<ErrorCode>,
     ) -> Result<R::Response> {
         let deadline = Instant::now() + timeout;
-        let backoff = ExponentialBackoff::new(
-            self.inner.config.retry_backoff,
-            self.inner.config.retry_backoff_max,
-        );
+        let backoff = ExponentialBackoff::new(self.inner.config.retry_backoff, self.inner.config.retry_backoff_max);
         let mut attempt = 0u32;
         loop {
             let error = match self.send(request, target).await {
-                Ok(response) => return Ok(response),
+                Ok(response) => match response_error(&response) {
+                    None | Some(ErrorCode::None) => return Ok(response),
+                    Some(code) => Error::kafka(code, R::API_KEY, None, None),
+                },
                 Err(e) => e,
             };
             attempt += 1;
             let action = classify(&error);
             if action == RetryAction::Fail || Instant::now() >= deadline {
-                return Err(if attempt > 1 {
-                    Error::RetriesExhausted {
-                        attempts: attempt,
-                        last: Box::new(error),
-                    }
-                } else {
-                    error
-                });
+                return Err(if attempt > 1 { Error::RetriesExhausted { attempts: attempt, last: Box::new(error) } } else { error });
             }
             tracing::debug!(%error, ?action, attempt, "retrying");
             match action {

@@ -378,6 +378,67 @@ impl BrokerConnection {
         self.await_reply(R::API_KEY, rx).await.map(|_| ())
     }
 
+    /// Encodes `request` at `version` and queues it on the connection now,
+    /// returning a future of the response that does not borrow the
+    /// connection. Requests queued by successive calls are written in call
+    /// order however their futures are later spawned or polled, which is
+    /// what a pipelining caller that must keep order needs (an idempotent
+    /// producer's Produce requests carry sequence numbers the broker checks
+    /// in order). Timeouts and errors behave as in [`BrokerConnection::send_at`].
+    pub fn send_queued<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<impl Future<Output = Result<R::Response>> + Send + 'static>
+    where
+        R::Response: Send + 'static,
+    {
+        let (correlation_id, frame) = self.encode(version, request)?;
+        let (tx, rx) = oneshot::channel();
+        self.submit(Outgoing {
+            correlation_id,
+            frame,
+            reply: Reply::Response(tx),
+        })?;
+        self.shared.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        let shared = self.shared.clone();
+        let timeout = self.request_timeout;
+        Ok(async move {
+            let reply = match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(Error::Network {
+                    broker: shared.address.clone(),
+                    message: "connection closed".into(),
+                }),
+                Err(_) => {
+                    // As in `await_reply`: the connection's state is unknown.
+                    shared.close("request timed out");
+                    Err(Error::Timeout {
+                        api: R::API_KEY,
+                        broker: shared.address.clone(),
+                        after: timeout,
+                    })
+                }
+            };
+            let payload = match reply {
+                Ok(payload) => payload,
+                Err(e) => {
+                    if let Ok(mut pending) = shared.pending.lock() {
+                        pending.remove(&correlation_id);
+                    }
+                    shared.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(e);
+                }
+            };
+            header::decode_response::<R>(payload, version)
+                .map(|(_, body)| body)
+                .map_err(|source| Error::Protocol {
+                    broker: shared.address.clone(),
+                    source,
+                })
+        })
+    }
+
     fn encode<R: Request>(&self, version: i16, request: &R) -> Result<(i32, Bytes)> {
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let mut buf = BytesMut::new();
