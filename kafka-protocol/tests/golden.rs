@@ -133,3 +133,22 @@ fn api_versions_responses_use_header_v0_even_when_flexible() {
     decoded.encode(&mut again, 3).unwrap();
     assert_eq!(&again[..], &buf[4..]);
 }
+
+#[test]
+fn trailing_bytes_after_a_request_body_are_ignored_as_kafka_does() {
+    // librdkafka 2.12's all-topics Metadata v12 request, as captured off the
+    // wire: topics null, two false flags, no tagged fields, then three more
+    // zero bytes that the Kafka broker ignores.
+    #[rustfmt::skip]
+    let wire: &[u8] = &[
+        0x00, 0x03, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x03,
+        0x00, 0x07, b'r', b'd', b'k', b'a', b'f', b'k', b'a', 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let (head, body) = header::decode_request(Bytes::from_static(wire)).unwrap();
+    assert_eq!(head.correlation_id, 3);
+    match body {
+        RequestKind::Metadata(request) => assert_eq!(request.topics, None),
+        other => panic!("decoded {other:?}"),
+    }
+}
