@@ -534,8 +534,14 @@ impl Client {
     /// jitter), until `timeout` passes. Transport and routing errors are
     /// retried; error codes inside a response are not looked at (see
     /// [`Client::send_with_retry_checked`]).
-    pub async fn send_with_retry<R: Request>(&self, request: &R, target: &Target, timeout: Duration) -> Result<R::Response> {
-        self.send_with_retry_checked(request, target, timeout, |_| None).await
+    pub async fn send_with_retry<R: Request>(
+        &self,
+        request: &R,
+        target: &Target,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        self.send_with_retry_checked(request, target, timeout, |_| None)
+            .await
     }
 
     /// Like [`Client::send_with_retry`], and a response for which
@@ -551,7 +557,10 @@ impl Client {
         response_error: impl Fn(&R::Response) -> Option<ErrorCode>,
     ) -> Result<R::Response> {
         let deadline = Instant::now() + timeout;
-        let backoff = ExponentialBackoff::new(self.inner.config.retry_backoff, self.inner.config.retry_backoff_max);
+        let backoff = ExponentialBackoff::new(
+            self.inner.config.retry_backoff,
+            self.inner.config.retry_backoff_max,
+        );
         let mut attempt = 0u32;
         loop {
             let error = match self.send(request, target).await {
@@ -564,7 +573,14 @@ impl Client {
             attempt += 1;
             let action = classify(&error);
             if action == RetryAction::Fail || Instant::now() >= deadline {
-                return Err(if attempt > 1 { Error::RetriesExhausted { attempts: attempt, last: Box::new(error) } } else { error });
+                return Err(if attempt > 1 {
+                    Error::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(error),
+                    }
+                } else {
+                    error
+                });
             }
             tracing::debug!(%error, ?action, attempt, "retrying");
             match action {
