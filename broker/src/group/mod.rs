@@ -1,0 +1,481 @@
+//! The classic consumer-group coordinator (JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup, OffsetCommit, OffsetFetch, OffsetDelete, DescribeGroups,
+//! ListGroups, DeleteGroups).
+//!
+//! It owns every group of the broker and their committed offsets, and
+//! behaves like Apache Kafka's classic group coordinator: the rebalance
+//! protocol with generations (KIP-62 rebalance timeouts, KIP-134 initial
+//! delay, KIP-394 MEMBER_ID_REQUIRED, KIP-345 static membership, KIP-814
+//! skip assignment), the error codes exactly where Kafka returns them, and
+//! committed offsets with metadata and leader epochs (KIP-320).
+//!
+//! Layout: `classic` is one group's state machine (pure: time is passed
+//! in, parked requests are answered through one-shot channels); `membership`,
+//! `offsets` and `admin` turn requests into calls on it and shape the
+//! responses per version; this module holds the shared state behind one
+//! mutex, and the expiry task that fires session, rebalance and sync
+//! timeouts. The task belongs to the coordinator: it stops on
+//! [`GroupCoordinator::shutdown`] or when the last clone is dropped.
+//!
+//! Not done (as in a single-node Kafka without these features): offset
+//! retention (`offsets.retention.minutes`), `group.max.size`, transactional
+//! offset commits, the KIP-848 consumer protocol.
+
+mod admin;
+mod classic;
+mod membership;
+mod offsets;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use ferrokafka_protocol::generated::{
+    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use classic::{Group, Limits};
+
+/// A committed offset as the coordinator stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    /// The group.
+    pub group_id: String,
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The next offset to consume.
+    pub offset: i64,
+    /// The leader epoch the committer saw, or -1.
+    pub leader_epoch: i32,
+    /// The client's metadata string.
+    pub metadata: Option<String>,
+    /// When it was committed (ms since the epoch).
+    pub commit_timestamp_ms: i64,
+}
+
+/// Where committed offsets are persisted (the broker's `--data-dir`); the
+/// in-memory broker passes `None`.
+///
+/// The coordinator calls it while holding its lock, so that the store sees
+/// commits and deletions in the order they were applied; implementations
+/// should be quick (append to a file, no network).
+pub trait OffsetStore: Send + Sync + 'static {
+    /// Every offset stored before a restart.
+    fn load(&self) -> Vec<CommittedOffset>;
+    /// Records commits (called after they are applied in memory).
+    fn store(&self, commits: &[CommittedOffset]);
+    /// Records that a group's offsets (all, or the listed partitions) are gone.
+    fn delete(&self, group_id: &str, partitions: Option<&[(String, i32)]>);
+}
+
+/// Settings of the group coordinator, with Kafka's broker defaults.
+#[derive(Clone)]
+pub struct GroupConfig {
+    /// `group.min.session.timeout.ms` (6000).
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms` (1800000).
+    pub max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`: Kafka's default is 3000; the
+    /// bundled broker defaults to 0 so tests do not wait.
+    pub initial_rebalance_delay_ms: i32,
+    /// Optional persistence of committed offsets.
+    pub offset_store: Option<Arc<dyn OffsetStore>>,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            // Kafka: group.min.session.timeout.ms = 6000.
+            min_session_timeout_ms: 6_000,
+            // Kafka: group.max.session.timeout.ms = 1800000 (30 minutes).
+            max_session_timeout_ms: 1_800_000,
+            // Kafka: 3000; 0 here so that a test's first rebalance is immediate.
+            initial_rebalance_delay_ms: 0,
+            // In memory only.
+            offset_store: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for GroupConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupConfig")
+            .field("min_session_timeout_ms", &self.min_session_timeout_ms)
+            .field("max_session_timeout_ms", &self.max_session_timeout_ms)
+            .field(
+                "initial_rebalance_delay_ms",
+                &self.initial_rebalance_delay_ms,
+            )
+            .field("offset_store", &self.offset_store.is_some())
+            .finish()
+    }
+}
+
+/// Makes member ids: `<client id or instance id>-<uuid-like>`, as Kafka does.
+/// Random per coordinator (std's randomly keyed hasher), plus a counter so
+/// that ids never repeat within one coordinator.
+struct IdGenerator {
+    keys: RandomState,
+    counter: u64,
+}
+
+impl IdGenerator {
+    fn new() -> Self {
+        IdGenerator {
+            keys: RandomState::new(),
+            counter: 0,
+        }
+    }
+
+    fn member_id(&mut self, prefix: &str) -> String {
+        self.counter = self.counter.wrapping_add(1);
+        let high = self.keys.hash_one((self.counter, 0u8));
+        let low = self.keys.hash_one((self.counter, 1u8));
+        format!(
+            "{prefix}-{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            high >> 32,
+            (high >> 16) & 0xffff,
+            high & 0xffff,
+            low >> 48,
+            low & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// Everything behind the coordinator's lock.
+struct State {
+    groups: HashMap<String, Group>,
+    shutdown: bool,
+    ids: IdGenerator,
+    limits: Limits,
+    min_session_timeout_ms: i32,
+    max_session_timeout_ms: i32,
+    store: Option<Arc<dyn OffsetStore>>,
+}
+
+impl State {
+    /// The earliest timer over all groups.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.groups.values().filter_map(Group::next_deadline).min()
+    }
+
+    /// Fires every due timer; forgets empty husks.
+    fn expire(&mut self, now: Instant) {
+        self.groups.retain(|_, group| !group.expire(now));
+    }
+}
+
+/// The state shared by the clones and the expiry task.
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the expiry task when a timer may have moved earlier.
+    wake: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock must not take every
+        // later request down with it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn shutdown(&self) {
+        let mut state = self.lock();
+        if state.shutdown {
+            return;
+        }
+        state.shutdown = true;
+        for group in state.groups.values_mut() {
+            group.fail_waiters(ferrokafka_protocol::ErrorCode::CoordinatorNotAvailable);
+        }
+        drop(state);
+        self.wake.notify_one();
+    }
+}
+
+/// Owns the shared state and the expiry task; dropped with the last clone.
+struct Inner {
+    shared: Arc<Shared>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    fn stop(&self) {
+        self.shared.shutdown();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The expiry task: sleeps until the earliest timer of any group, fires what
+/// is due, and goes back to sleep; a notification interrupts the sleep when
+/// a request may have set an earlier timer.
+async fn run_expiry(shared: Arc<Shared>) {
+    loop {
+        let next = {
+            let mut state = shared.lock();
+            if state.shutdown {
+                return;
+            }
+            state.expire(Instant::now());
+            state.next_deadline()
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = shared.wake.notified() => {}
+                }
+            }
+            None => shared.wake.notified().await,
+        }
+    }
+}
+
+/// The group coordinator; cheap to clone (shared state).
+#[derive(Clone)]
+pub struct GroupCoordinator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GroupCoordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCoordinator").finish_non_exhaustive()
+    }
+}
+
+impl GroupCoordinator {
+    /// Starts a coordinator (and its session-expiry task on the current tokio
+    /// runtime, stopped by [`GroupCoordinator::shutdown`] or when the last
+    /// clone is dropped), restoring offsets from the store if any.
+    ///
+    /// Outside a tokio runtime no task can be started: requests are still
+    /// served, but session and rebalance timeouts never fire.
+    pub fn new(config: GroupConfig) -> Self {
+        let now = Instant::now();
+        let limits = Limits {
+            initial_rebalance_delay_ms: config.initial_rebalance_delay_ms,
+        };
+        let mut state = State {
+            groups: HashMap::new(),
+            shutdown: false,
+            ids: IdGenerator::new(),
+            limits,
+            min_session_timeout_ms: config.min_session_timeout_ms,
+            max_session_timeout_ms: config.max_session_timeout_ms,
+            store: config.offset_store.clone(),
+        };
+        if let Some(store) = &config.offset_store {
+            state.restore(store.load(), now);
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            wake: Notify::new(),
+        });
+        let task = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Some(runtime.spawn(run_expiry(Arc::clone(&shared)))),
+            Err(_) => {
+                tracing::warn!(
+                    "group coordinator started outside a tokio runtime: timeouts will not fire"
+                );
+                None
+            }
+        };
+        GroupCoordinator {
+            inner: Arc::new(Inner {
+                shared,
+                task: Mutex::new(task),
+            }),
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// Lets the expiry task recompute its next wake-up after a request that
+    /// may have set an earlier timer.
+    fn kick(&self) {
+        self.shared().wake.notify_one();
+    }
+
+    /// JoinGroup at `version`; waits (up to the rebalance timeout) for the
+    /// rebalance to complete, as Kafka does.
+    ///
+    /// The request body carries neither the client id nor the address, so
+    /// members joined this way show empty ones in DescribeGroups and get
+    /// member ids without the client-id prefix; handlers should prefer
+    /// [`GroupCoordinator::join_group_with_client`].
+    pub async fn join_group(&self, request: JoinGroupRequest, version: i16) -> JoinGroupResponse {
+        self.join_group_with_client(request, version, "", "").await
+    }
+
+    /// JoinGroup at `version` with the request header's client id and the
+    /// client's address (Kafka shows it as `/<ip>`), which DescribeGroups
+    /// reports and member ids start with (`<client_id>-<uuid>`).
+    pub async fn join_group_with_client(
+        &self,
+        request: JoinGroupRequest,
+        version: i16,
+        client_id: &str,
+        client_host: &str,
+    ) -> JoinGroupResponse {
+        let (waiter, answer) = classic::JoinWaiter::new(version);
+        self.shared().lock().join_group(
+            request,
+            version,
+            client_id,
+            client_host,
+            waiter,
+            Instant::now(),
+        );
+        self.kick();
+        answer.await.unwrap_or_else(|_| {
+            membership::join_error(
+                version,
+                ferrokafka_protocol::ErrorCode::CoordinatorNotAvailable,
+            )
+        })
+    }
+
+    /// SyncGroup at `version`; followers wait for the leader's assignment.
+    pub async fn sync_group(&self, request: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+        let (waiter, answer) = classic::SyncWaiter::new(version);
+        self.shared()
+            .lock()
+            .sync_group(request, waiter, Instant::now());
+        self.kick();
+        answer.await.unwrap_or_else(|_| SyncGroupResponse {
+            error_code: ferrokafka_protocol::ErrorCode::CoordinatorNotAvailable,
+            ..Default::default()
+        })
+    }
+
+    /// Heartbeat at `version`.
+    pub async fn heartbeat(&self, request: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
+        let error = self.shared().lock().heartbeat(&request, Instant::now());
+        HeartbeatResponse {
+            error_code: error,
+            ..Default::default()
+        }
+    }
+
+    /// LeaveGroup at `version` (v0-2 one member; v3+ a batch of members).
+    pub async fn leave_group(
+        &self,
+        request: LeaveGroupRequest,
+        version: i16,
+    ) -> LeaveGroupResponse {
+        let response = self
+            .shared()
+            .lock()
+            .leave_group(request, version, Instant::now());
+        self.kick();
+        response
+    }
+
+    /// OffsetCommit at `version`; `partition_exists(topic, partition)` says
+    /// whether the broker has that partition (UNKNOWN_TOPIC_OR_PARTITION otherwise).
+    pub async fn offset_commit(
+        &self,
+        request: OffsetCommitRequest,
+        version: i16,
+        partition_exists: &(dyn Fn(&str, i32) -> bool + Send + Sync),
+    ) -> OffsetCommitResponse {
+        // Asked before taking our lock: the callback takes the broker's own.
+        let known: Vec<Vec<bool>> = request
+            .topics
+            .iter()
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| partition_exists(&t.name, p.partition_index))
+                    .collect()
+            })
+            .collect();
+        let response = self
+            .shared()
+            .lock()
+            .offset_commit(request, version, &known, Instant::now());
+        self.kick();
+        response
+    }
+
+    /// OffsetFetch at `version` (v0-7 one group; v8+ several groups).
+    /// Null topics means every offset the group committed; partitions without
+    /// a committed offset get offset -1 and no error, as in Kafka (and
+    /// unknown groups are not an error either). There are no pending
+    /// transactional offsets, so `require_stable` is always satisfied.
+    pub async fn offset_fetch(
+        &self,
+        request: OffsetFetchRequest,
+        version: i16,
+    ) -> OffsetFetchResponse {
+        self.shared().lock().offset_fetch(request, version)
+    }
+
+    /// OffsetDelete at `version`.
+    pub async fn offset_delete(
+        &self,
+        request: OffsetDeleteRequest,
+        _version: i16,
+    ) -> OffsetDeleteResponse {
+        self.shared().lock().offset_delete(request)
+    }
+
+    /// DescribeGroups at `version`.
+    pub async fn describe_groups(
+        &self,
+        request: DescribeGroupsRequest,
+        version: i16,
+    ) -> DescribeGroupsResponse {
+        self.shared().lock().describe_groups(request, version)
+    }
+
+    /// ListGroups at `version` (with the v4+ state filter and v5+ type filter).
+    pub async fn list_groups(
+        &self,
+        request: ListGroupsRequest,
+        version: i16,
+    ) -> ListGroupsResponse {
+        self.shared().lock().list_groups(request, version)
+    }
+
+    /// DeleteGroups at `version` (NON_EMPTY_GROUP while members remain).
+    pub async fn delete_groups(
+        &self,
+        request: DeleteGroupsRequest,
+        _version: i16,
+    ) -> DeleteGroupsResponse {
+        self.shared().lock().delete_groups(request)
+    }
+
+    /// Stops the expiry task; pending joins and syncs are answered with
+    /// COORDINATOR_NOT_AVAILABLE, and so is every later request.
+    pub fn shutdown(&self) {
+        self.inner.stop();
+    }
+}

@@ -1,0 +1,309 @@
+//! DescribeConfigs (key 32): topic configs (every known key, with the
+//! override or default, its source, type and documentation when asked) and
+//! the broker configs a client may look at (read-only; the broker is
+//! configured at start). v0 reports `is_default`; v1+ `config_source` and,
+//! when asked, synonyms; v3+ types and documentation.
+
+use ferrokafka_protocol::ErrorCode;
+use ferrokafka_protocol::generated::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use ferrokafka_protocol::generated::{DescribeConfigsRequest, DescribeConfigsResponse};
+
+use super::{RequestContext, message_for};
+use crate::cluster::Cluster;
+use crate::topic_config::{
+    ConfigType, SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC, SOURCE_STATIC_BROKER, TOPIC_CONFIG_KEYS,
+};
+
+/// Resource types (Kafka's `ConfigResource.Type`).
+pub(crate) const RESOURCE_TOPIC: i8 = 2;
+pub(crate) const RESOURCE_BROKER: i8 = 4;
+
+/// One described entry before version-specific shaping.
+struct Entry {
+    name: String,
+    value: String,
+    source: i8,
+    read_only: bool,
+    config_type: ConfigType,
+    documentation: &'static str,
+    default: Option<String>,
+}
+
+fn broker_entries(cluster: &Cluster, node: i32) -> Vec<Entry> {
+    let config = &cluster.config;
+    let entry =
+        |name: &str, value: String, config_type: ConfigType, documentation: &'static str| Entry {
+            name: name.to_owned(),
+            value,
+            source: SOURCE_STATIC_BROKER,
+            read_only: true,
+            config_type,
+            documentation,
+            default: None,
+        };
+    vec![
+        entry(
+            "auto.create.topics.enable",
+            config.auto_create_topics.to_string(),
+            ConfigType::Boolean,
+            "Create topics on first use.",
+        ),
+        entry(
+            "broker.id",
+            node.to_string(),
+            ConfigType::Int,
+            "This broker's id.",
+        ),
+        entry(
+            "default.replication.factor",
+            config.default_replication_factor.to_string(),
+            ConfigType::Int,
+            "Replication factor of auto-created topics.",
+        ),
+        entry(
+            "group.initial.rebalance.delay.ms",
+            config.group_initial_rebalance_delay_ms.to_string(),
+            ConfigType::Int,
+            "Delay before the first rebalance of a group.",
+        ),
+        entry(
+            "group.max.session.timeout.ms",
+            config.group_max_session_timeout_ms.to_string(),
+            ConfigType::Int,
+            "Largest session timeout allowed.",
+        ),
+        entry(
+            "group.min.session.timeout.ms",
+            config.group_min_session_timeout_ms.to_string(),
+            ConfigType::Int,
+            "Smallest session timeout allowed.",
+        ),
+        entry(
+            "log.dirs",
+            config
+                .data_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            ConfigType::String,
+            "Where logs are kept (empty: memory).",
+        ),
+        entry(
+            "log.retention.hours",
+            "168".to_owned(),
+            ConfigType::Int,
+            "Default retention of topics.",
+        ),
+        entry(
+            "message.max.bytes",
+            "1048588".to_owned(),
+            ConfigType::Int,
+            "Default max.message.bytes of topics.",
+        ),
+        entry(
+            "num.partitions",
+            config.default_partitions.to_string(),
+            ConfigType::Int,
+            "Partitions of auto-created topics.",
+        ),
+        entry(
+            "socket.request.max.bytes",
+            config.max_frame_size.to_string(),
+            ConfigType::Int,
+            "Largest request accepted.",
+        ),
+    ]
+}
+
+fn topic_entries(overrides: &std::collections::BTreeMap<String, String>) -> Vec<Entry> {
+    TOPIC_CONFIG_KEYS
+        .iter()
+        .map(|key| {
+            let overridden = overrides.get(key.name);
+            Entry {
+                name: key.name.to_owned(),
+                value: overridden
+                    .cloned()
+                    .unwrap_or_else(|| key.default.to_owned()),
+                source: if overridden.is_some() {
+                    SOURCE_DYNAMIC_TOPIC
+                } else {
+                    SOURCE_DEFAULT
+                },
+                read_only: false,
+                config_type: key.config_type,
+                documentation: key.documentation,
+                default: Some(key.default.to_owned()),
+            }
+        })
+        .collect()
+}
+
+fn shape(
+    entry: Entry,
+    version: i16,
+    synonyms: bool,
+    documentation: bool,
+) -> DescribeConfigsResourceResult {
+    let synonyms = if version >= 1 && synonyms {
+        let mut list = vec![DescribeConfigsSynonym {
+            name: entry.name.clone(),
+            value: Some(entry.value.clone()),
+            source: entry.source,
+            ..DescribeConfigsSynonym::default()
+        }];
+        if entry.source == SOURCE_DYNAMIC_TOPIC {
+            list.push(DescribeConfigsSynonym {
+                name: entry.name.clone(),
+                value: entry.default.clone(),
+                source: SOURCE_DEFAULT,
+                ..DescribeConfigsSynonym::default()
+            });
+        }
+        list
+    } else {
+        Vec::new()
+    };
+    DescribeConfigsResourceResult {
+        name: entry.name,
+        value: Some(entry.value),
+        read_only: entry.read_only,
+        is_default: version == 0 && entry.source == SOURCE_DEFAULT,
+        config_source: if version >= 1 { entry.source } else { -1 },
+        is_sensitive: false,
+        synonyms,
+        config_type: if version >= 3 {
+            entry.config_type as i8
+        } else {
+            0
+        },
+        documentation: (version >= 3 && documentation).then(|| entry.documentation.to_owned()),
+        ..DescribeConfigsResourceResult::default()
+    }
+}
+
+fn failed(
+    resource_type: i8,
+    resource_name: String,
+    code: ErrorCode,
+    message: Option<String>,
+) -> DescribeConfigsResult {
+    DescribeConfigsResult {
+        error_code: code,
+        error_message: message.or_else(|| message_for(code)),
+        resource_type,
+        resource_name,
+        configs: Vec::new(),
+        ..DescribeConfigsResult::default()
+    }
+}
+
+/// Parses a broker resource name: empty (cluster default) or a node id.
+pub(crate) fn broker_resource(
+    cluster: &Cluster,
+    name: &str,
+    this_node: i32,
+) -> Result<i32, String> {
+    if name.is_empty() {
+        return Ok(this_node);
+    }
+    name.parse::<i32>()
+        .ok()
+        .filter(|id| (0..cluster.config.nodes).contains(id))
+        .ok_or_else(|| format!("Unexpected broker id {name}"))
+}
+
+pub(crate) fn handle(
+    context: &RequestContext,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let cluster = &context.cluster;
+    let version = context.version;
+    let results = request
+        .resources
+        .into_iter()
+        .map(|resource| {
+            let entries = match resource.resource_type {
+                RESOURCE_TOPIC => match cluster.topic(&resource.resource_name) {
+                    Some(topic) => topic_entries(&topic.config.overrides),
+                    None => {
+                        return failed(
+                            resource.resource_type,
+                            resource.resource_name,
+                            ErrorCode::UnknownTopicOrPartition,
+                            None,
+                        );
+                    }
+                },
+                RESOURCE_BROKER => {
+                    match broker_resource(cluster, &resource.resource_name, context.node) {
+                        Ok(node) => broker_entries(cluster, node),
+                        Err(message) => {
+                            return failed(
+                                resource.resource_type,
+                                resource.resource_name,
+                                ErrorCode::InvalidRequest,
+                                Some(message),
+                            );
+                        }
+                    }
+                }
+                other => {
+                    return failed(
+                        other,
+                        resource.resource_name,
+                        ErrorCode::InvalidRequest,
+                        Some(format!("resource type {other} is not supported")),
+                    );
+                }
+            };
+            let configs = entries
+                .into_iter()
+                .filter(|entry| {
+                    resource
+                        .configuration_keys
+                        .as_ref()
+                        // Kafka treats an empty list like null: every config.
+                        .is_none_or(|keys| keys.is_empty() || keys.contains(&entry.name))
+                })
+                .map(|entry| {
+                    shape(
+                        entry,
+                        version,
+                        request.include_synonyms,
+                        request.include_documentation,
+                    )
+                })
+                .collect();
+            DescribeConfigsResult {
+                error_code: ErrorCode::None,
+                error_message: None,
+                resource_type: resource.resource_type,
+                resource_name: resource.resource_name,
+                configs,
+                ..DescribeConfigsResult::default()
+            }
+        })
+        .collect();
+    DescribeConfigsResponse {
+        results,
+        ..DescribeConfigsResponse::default()
+    }
+}
+
+pub(crate) fn error_response(
+    request: &DescribeConfigsRequest,
+    _version: i16,
+    code: ErrorCode,
+) -> DescribeConfigsResponse {
+    DescribeConfigsResponse {
+        results: request
+            .resources
+            .iter()
+            .map(|r| failed(r.resource_type, r.resource_name.clone(), code, None))
+            .collect(),
+        ..DescribeConfigsResponse::default()
+    }
+}
