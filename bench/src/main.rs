@@ -11,6 +11,7 @@
 //! [`args`], so later benchmarks share them.
 
 mod args;
+mod broker;
 mod codec;
 mod harness;
 
@@ -36,12 +37,20 @@ struct Subcommand {
 }
 
 /// Every benchmark, in the order `help` lists them.
-const SUBCOMMANDS: &[Subcommand] = &[Subcommand {
-    name: "codec",
-    about: "encode and decode a 1 MiB record batch: ferrokafka-protocol vs kafka-protocol (crates.io)",
-    usage: codec::USAGE,
-    run: codec::run,
-}];
+const SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand {
+        name: "codec",
+        about: "encode and decode a 1 MiB record batch: ferrokafka-protocol vs kafka-protocol (crates.io)",
+        usage: codec::USAGE,
+        run: codec::run,
+    },
+    Subcommand {
+        name: "broker",
+        about: "librdkafka producing into and consuming from the bundled broker: rates and CPU, broker vs client",
+        usage: broker::USAGE,
+        run: broker::run,
+    },
+];
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
