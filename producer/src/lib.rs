@@ -1,3 +1,35 @@
 //! The ferrokafka batching producer.
 //!
-//! Not written yet; see issue 5.
+//! [`Producer::send`] serializes nothing itself (see [`TypedProducer`] for
+//! that), picks the partition ([`partitioner`]: Java's murmur2 for keys,
+//! uniform sticky otherwise), and appends the record to its partition's open
+//! batch, laid out in the wire format already (the `RecordAccumulator`).
+//! The background `Sender` task seals ready batches (full, older than
+//! `linger.ms`, or flushed) and packs those of every partition a broker
+//! leads into one Produce request, handed to that broker's sink, up to
+//! `max.in.flight.requests.per.connection` in flight per broker. With
+//! idempotence (on by default) batches carry the producer id, epoch and
+//! per-partition sequence numbers (the `idempotence` module), and retries
+//! keep their order. Each record's outcome reaches the caller through a
+//! [`DeliveryFuture`] or a callback; `buffer.memory` bounds what waits and
+//! `delivery.timeout.ms` how long.
+
+mod accumulator;
+pub mod config;
+pub mod error;
+mod idempotence;
+pub mod partitioner;
+mod producer;
+pub mod record;
+mod sender;
+pub mod serializer;
+
+pub use config::{Acks, ProducerConfig, ProducerConfigBuilder};
+pub use error::{Error, Result};
+pub use ferrokafka_protocol::compression::Compression;
+pub use partitioner::{DefaultPartitioner, Partitioner, murmur2, partition_for_key};
+pub use producer::Producer;
+pub use record::{Callback, DeliveryFuture, ProducerRecord, RecordHeader, RecordMetadata};
+pub use serializer::{
+    BytesSerializer, JsonSerializer, Serializer, StringSerializer, TypedProducer,
+};

@@ -1,0 +1,1178 @@
+//! [`RecordAccumulator`]: the records accepted by `send` and not yet
+//! delivered, as one queue of batches per partition (the Java client's
+//! `RecordAccumulator`).
+//!
+//! Each partition's last batch is open: a [`RecordBatchBuilder`] that lays
+//! every appended record out in the magic v2 wire format at once, so a
+//! record is encoded exactly once. A batch is ready to drain when it is full
+//! (`batch.size`), older than `linger.ms`, being flushed or closed, or when
+//! it is a retry whose backoff passed. [`RecordAccumulator::drain`] takes at
+//! most one ready batch per partition for each broker, assigns idempotent
+//! sequence numbers at that moment (never earlier: numbers must not be
+//! consumed by records that are never sent), and seals the batch
+//! (compression, CRC) after the partition's lock is released.
+//!
+//! `buffer.memory` is a byte semaphore: `send` reserves a record's size
+//! before appending (waiting up to `max.block.ms`), and the bytes come back
+//! when the record's batch completes. Batches carry ids in creation order;
+//! retries are re-inserted by id, so a partition's queue always stays in
+//! sequence order, and `flush` waits for every id it saw.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ferrokafka_client::ClusterMetadata;
+use ferrokafka_protocol::compression::Compression;
+use ferrokafka_protocol::records::{
+    DecodeOptions, RECORD_BATCH_OVERHEAD, RecordBatch, RecordBatchBuilder, RecordBatchHeader,
+    RecordHeader,
+};
+use tokio::sync::{Notify, Semaphore, TryAcquireError};
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::idempotence::{PartitionSequences, ProducerIdAndEpoch};
+use crate::record::{Completion, RecordMetadata};
+
+/// What a Produce request adds around its batches besides them (header,
+/// topic names, partition entries): a generous bound so that drained
+/// requests stay under `max.request.size`.
+pub(crate) const REQUEST_OVERHEAD: usize = 256;
+
+/// Where the producer id, epoch and base sequence sit in a v2 batch, and
+/// the CRC that covers them.
+const PRODUCER_ID_OFFSET: usize = 43;
+const CRC_OFFSET: usize = 17;
+const CRC_COVERED_FROM: usize = 21;
+
+/// One record's way back to the application.
+#[derive(Debug)]
+struct Thunk {
+    completion: Completion,
+    timestamp: i64,
+}
+
+/// A batch's records: still open for appends, or sealed into wire bytes.
+#[derive(Debug)]
+enum Payload {
+    Open(RecordBatchBuilder),
+    Sealed(Bytes),
+}
+
+/// One partition's batch of records, from creation until every record in
+/// it is delivered or failed.
+#[derive(Debug)]
+pub(crate) struct ProducerBatch {
+    pub(crate) entry: Arc<PartitionEntry>,
+    payload: Payload,
+    thunks: Vec<Thunk>,
+    /// Creation order, shared by the pieces of a split batch.
+    pub(crate) id: u64,
+    pub(crate) created_at: Instant,
+    /// Bytes of `buffer.memory` this batch holds.
+    reserved_bytes: usize,
+    /// Failed sends so far.
+    pub(crate) attempts: u32,
+    /// Not before this instant (retry backoff).
+    pub(crate) retry_at: Option<Instant>,
+    /// The idempotent base sequence, once drained.
+    pub(crate) base_sequence: Option<i32>,
+    /// A send failed without an answer (lost connection, timeout), so the
+    /// broker may have appended the batch.
+    pub(crate) maybe_written: bool,
+}
+
+impl ProducerBatch {
+    /// The topic.
+    pub(crate) fn topic(&self) -> &str {
+        &self.entry.topic
+    }
+
+    /// The partition.
+    pub(crate) fn partition(&self) -> i32 {
+        self.entry.partition
+    }
+
+    /// How many records it holds.
+    pub(crate) fn record_count(&self) -> usize {
+        self.thunks.len()
+    }
+
+    /// Its size in bytes (uncompressed while open).
+    pub(crate) fn size_in_bytes(&self) -> usize {
+        match &self.payload {
+            Payload::Open(builder) => builder.size_in_bytes(),
+            Payload::Sealed(bytes) => bytes.len(),
+        }
+    }
+
+    /// The sealed wire bytes (empty while open).
+    pub(crate) fn records(&self) -> Bytes {
+        match &self.payload {
+            Payload::Open(_) => Bytes::new(),
+            Payload::Sealed(bytes) => bytes.clone(),
+        }
+    }
+
+    fn is_sealed(&self) -> bool {
+        matches!(self.payload, Payload::Sealed(_))
+    }
+
+    /// Compresses and seals the batch with the producer state given (if
+    /// any); a sealed batch stays as it is.
+    pub(crate) fn seal(&mut self, producer: Option<ProducerIdAndEpoch>) -> Result<()> {
+        let payload = std::mem::replace(&mut self.payload, Payload::Sealed(Bytes::new()));
+        self.payload = match payload {
+            Payload::Open(mut builder) => {
+                if let (Some(p), Some(sequence)) = (producer, self.base_sequence) {
+                    builder.set_producer_state(p.producer_id, p.epoch, sequence);
+                }
+                Payload::Sealed(builder.build()?)
+            }
+            sealed => sealed,
+        };
+        Ok(())
+    }
+
+    /// Rewrites the producer id, epoch and base sequence of a sealed batch
+    /// (after an epoch bump) and recomputes its CRC.
+    pub(crate) fn reset_producer_state(
+        &mut self,
+        producer: ProducerIdAndEpoch,
+        base_sequence: i32,
+    ) -> Result<()> {
+        self.base_sequence = Some(base_sequence);
+        let bytes = match &mut self.payload {
+            Payload::Open(builder) => {
+                builder.set_producer_state(producer.producer_id, producer.epoch, base_sequence);
+                return Ok(());
+            }
+            Payload::Sealed(bytes) => bytes,
+        };
+        RecordBatchHeader::parse(bytes)?;
+        let mut patched = BytesMut::from(&bytes[..]);
+        let mut fields = Vec::with_capacity(14);
+        fields.extend_from_slice(&producer.producer_id.to_be_bytes());
+        fields.extend_from_slice(&producer.epoch.to_be_bytes());
+        fields.extend_from_slice(&base_sequence.to_be_bytes());
+        if let Some(slot) = patched.get_mut(PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 14) {
+            slot.copy_from_slice(&fields);
+        }
+        let crc = crc32c::crc32c(patched.get(CRC_COVERED_FROM..).unwrap_or_default());
+        if let Some(slot) = patched.get_mut(CRC_OFFSET..CRC_OFFSET + 4) {
+            slot.copy_from_slice(&crc.to_be_bytes());
+        }
+        *bytes = patched.freeze();
+        Ok(())
+    }
+}
+
+/// A partition's queue and bookkeeping.
+#[derive(Debug, Default)]
+pub(crate) struct PartitionQueue {
+    /// Oldest first; only the last may be open.
+    pub(crate) batches: VecDeque<ProducerBatch>,
+    /// Batches of this partition in flight.
+    pub(crate) in_flight: usize,
+    /// The broker they are in flight to. A partition's batches are in
+    /// flight to one broker at a time: on one connection the broker sees
+    /// them in order, so a leader change cannot let a later batch overtake
+    /// an earlier one.
+    pub(crate) in_flight_node: i32,
+    /// Idempotent sequence numbers.
+    pub(crate) sequences: PartitionSequences,
+}
+
+impl PartitionQueue {
+    /// Puts a batch back for a retry, in creation (and so sequence) order.
+    pub(crate) fn reenqueue(&mut self, batch: ProducerBatch) {
+        self.reenqueue_all(vec![batch]);
+    }
+
+    /// Puts batches that belong together (the pieces of a split batch, in
+    /// order) back, before every queued batch created after them. Pieces of
+    /// one split share an id; a piece that failed was sent before its
+    /// queued siblings, so it goes before them too (by sequence, when it
+    /// has one).
+    pub(crate) fn reenqueue_all(&mut self, batches: Vec<ProducerBatch>) {
+        let Some(first) = batches.first() else {
+            return;
+        };
+        let order = |b: &ProducerBatch| (b.id, b.base_sequence.unwrap_or(i32::MIN));
+        let key = order(first);
+        let at = self
+            .batches
+            .iter()
+            .position(|b| order(b) >= key)
+            .unwrap_or(self.batches.len());
+        for (offset, batch) in batches.into_iter().enumerate() {
+            self.batches.insert(at.saturating_add(offset), batch);
+        }
+    }
+}
+
+/// One partition: its name and its queue.
+#[derive(Debug)]
+pub(crate) struct PartitionEntry {
+    pub(crate) topic: Arc<str>,
+    pub(crate) partition: i32,
+    pub(crate) queue: Mutex<PartitionQueue>,
+}
+
+/// Batch ids of batches not yet completed, for `flush` and `close`.
+#[derive(Debug, Default)]
+struct Incomplete {
+    next_id: u64,
+    /// Batch id → live batches with that id (several after a split).
+    live: BTreeMap<u64, usize>,
+}
+
+/// What one [`RecordAccumulator::drain`] pass found.
+#[derive(Debug, Default)]
+pub(crate) struct Drained {
+    /// Batches to send, by leader broker id.
+    pub(crate) requests: HashMap<i32, Vec<ProducerBatch>>,
+    /// Batches past `delivery.timeout.ms`, to fail.
+    pub(crate) expired: Vec<ProducerBatch>,
+    /// When the next batch becomes ready or expires.
+    pub(crate) next_wakeup: Option<Instant>,
+    /// Some ready batch's partition has no known leader.
+    pub(crate) unknown_leader: bool,
+    /// Some ready batch waits for room in a request; drain again.
+    pub(crate) more: bool,
+    /// An expired batch had a sequence number: the partition has a gap.
+    pub(crate) sequence_gap: bool,
+}
+
+/// How one drain pass may proceed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DrainOptions {
+    /// Now.
+    pub(crate) now: Instant,
+    /// Send every batch regardless of linger (flush or close in progress).
+    pub(crate) flush_all: bool,
+    /// Whether batches may be drained at all (false while an idempotent
+    /// producer has no id or waits for an epoch bump); expiry still runs.
+    pub(crate) may_send: bool,
+    /// The idempotent producer's id and epoch; `None` without idempotence.
+    pub(crate) producer: Option<ProducerIdAndEpoch>,
+    /// `max.request.size`.
+    pub(crate) max_request_size: usize,
+}
+
+/// The settings the accumulator works with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccumulatorConfig {
+    pub(crate) batch_size: usize,
+    pub(crate) linger: Duration,
+    pub(crate) delivery_timeout: Duration,
+    pub(crate) compression: Compression,
+    pub(crate) buffer_memory: usize,
+    pub(crate) max_request_size: usize,
+}
+
+/// Topic → partition → queue.
+/// Topic → queues indexed by partition (partitions are 0..n, so a vector
+/// saves a hash per record).
+type PartitionMap = HashMap<Arc<str>, Vec<Option<Arc<PartitionEntry>>>>;
+
+/// The per-partition queues of batches waiting to be delivered.
+#[derive(Debug)]
+pub(crate) struct RecordAccumulator {
+    config: AccumulatorConfig,
+    /// The most bytes a batch collects: `batch.size`, but never more than
+    /// a request may carry.
+    batch_limit: usize,
+    partitions: RwLock<PartitionMap>,
+    memory: Semaphore,
+    /// Wakes the sender: a new batch, a flush, a close, a waiting `send`.
+    pub(crate) wakeup: Notify,
+    incomplete: Mutex<Incomplete>,
+    completed: Notify,
+    flushes: AtomicUsize,
+    closing: AtomicBool,
+    forced: AtomicBool,
+}
+
+impl RecordAccumulator {
+    /// An empty accumulator.
+    pub(crate) fn new(config: AccumulatorConfig) -> Self {
+        let batch_limit = config
+            .batch_size
+            .min(config.max_request_size.saturating_sub(REQUEST_OVERHEAD));
+        RecordAccumulator {
+            config,
+            batch_limit,
+            partitions: RwLock::new(HashMap::new()),
+            memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
+            wakeup: Notify::new(),
+            incomplete: Mutex::new(Incomplete::default()),
+            completed: Notify::new(),
+            flushes: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            forced: AtomicBool::new(false),
+        }
+    }
+
+    /// The queue of one partition, created on first use.
+    pub(crate) fn entry(&self, topic: &str, partition: i32) -> Arc<PartitionEntry> {
+        let make = |topic: Arc<str>| {
+            Arc::new(PartitionEntry {
+                topic,
+                partition,
+                queue: Mutex::new(PartitionQueue::default()),
+            })
+        };
+        // Callers pass partitions the metadata lists, never negative ones;
+        // a detached queue keeps this total anyway (its records are failed
+        // by close), as it does for a poisoned map.
+        let Ok(index) = usize::try_from(partition) else {
+            return make(Arc::from(topic));
+        };
+        if let Ok(map) = self.partitions.read() {
+            if let Some(Some(entry)) = map.get(topic).and_then(|t| t.get(index)) {
+                return entry.clone();
+            }
+        }
+        let Ok(mut map) = self.partitions.write() else {
+            return make(Arc::from(topic));
+        };
+        let name: Arc<str> = match map.get_key_value(topic) {
+            Some((name, _)) => name.clone(),
+            None => Arc::from(topic),
+        };
+        let slots = map.entry(name.clone()).or_default();
+        if slots.len() <= index {
+            slots.resize(index.saturating_add(1), None);
+        }
+        match slots.get_mut(index) {
+            Some(slot) => slot.get_or_insert_with(|| make(name)).clone(),
+            None => make(name),
+        }
+    }
+
+    /// Every partition queue.
+    pub(crate) fn entries(&self) -> Vec<Arc<PartitionEntry>> {
+        self.partitions
+            .read()
+            .map(|map| map.values().flatten().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Reserves `bytes` of `buffer.memory`, waiting up to `max_block()`
+    /// (asked only when there is no room now).
+    pub(crate) async fn reserve(
+        &self,
+        bytes: usize,
+        max_block: impl FnOnce() -> Duration,
+    ) -> Result<()> {
+        let too_large = || Error::RecordTooLarge {
+            size: bytes,
+            max: self.config.buffer_memory,
+            setting: "buffer.memory",
+        };
+        if bytes > self.config.buffer_memory {
+            return Err(too_large());
+        }
+        let permits = u32::try_from(bytes).map_err(|_| too_large())?;
+        match self.memory.try_acquire_many(permits) {
+            Ok(permit) => {
+                permit.forget();
+                return Ok(());
+            }
+            Err(TryAcquireError::Closed) => return Err(Error::Closed(None)),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        // Full: make sure the sender is draining, then wait for room.
+        self.wakeup.notify_one();
+        let max_block = max_block();
+        match tokio::time::timeout(max_block, self.memory.acquire_many(permits)).await {
+            Ok(Ok(permit)) => {
+                permit.forget();
+                Ok(())
+            }
+            Ok(Err(_)) => Err(Error::Closed(None)),
+            Err(_) => Err(Error::MaxBlockTimeout {
+                what: format!(
+                    "no room for a {bytes}-byte record in buffer.memory ({} bytes)",
+                    self.config.buffer_memory
+                ),
+                after: max_block,
+            }),
+        }
+    }
+
+    /// Gives back reserved bytes.
+    pub(crate) fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            self.memory.add_permits(bytes);
+        }
+    }
+
+    /// Bytes of `buffer.memory` free now.
+    pub(crate) fn available_memory(&self) -> usize {
+        self.memory.available_permits()
+    }
+
+    fn register_batch(&self) -> u64 {
+        match self.incomplete.lock() {
+            Ok(mut inc) => {
+                let id = inc.next_id;
+                inc.next_id = inc.next_id.wrapping_add(1);
+                inc.live.insert(id, 1);
+                id
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// Appends a record to its partition's open batch (opening a new one
+    /// when there is none or it is full). `reserved` bytes of memory were
+    /// reserved for it and now belong to the batch.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append(
+        &self,
+        entry: &Arc<PartitionEntry>,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[RecordHeader],
+        completion: Completion,
+        reserved: usize,
+    ) -> Result<()> {
+        let mut queue = entry
+            .queue
+            .lock()
+            .map_err(|_| Error::Closed(Some("partition queue poisoned".into())))?;
+        // Checked under the partition's lock: the sender's last sweep takes
+        // it too, so no record slips in after the sender stopped.
+        if self.is_closing() {
+            return Err(Error::Closed(None));
+        }
+        if let Some(batch) = queue.batches.back_mut() {
+            if let Payload::Open(builder) = &mut batch.payload {
+                if builder.has_room_for(self.batch_limit, timestamp, key, value, headers) {
+                    builder.append(timestamp, key, value, headers)?;
+                    batch.thunks.push(Thunk {
+                        completion,
+                        timestamp,
+                    });
+                    batch.reserved_bytes = batch.reserved_bytes.saturating_add(reserved);
+                    return Ok(());
+                }
+            }
+        }
+        let mut builder = RecordBatchBuilder::with_capacity(
+            self.config.compression,
+            self.batch_limit.max(RECORD_BATCH_OVERHEAD),
+        );
+        builder.append(timestamp, key, value, headers)?;
+        let batch = ProducerBatch {
+            entry: entry.clone(),
+            payload: Payload::Open(builder),
+            thunks: vec![Thunk {
+                completion,
+                timestamp,
+            }],
+            id: self.register_batch(),
+            created_at: Instant::now(),
+            reserved_bytes: reserved,
+            attempts: 0,
+            retry_at: None,
+            base_sequence: None,
+            maybe_written: false,
+        };
+        queue.batches.push_back(batch);
+        drop(queue);
+        // A new batch means a new linger deadline, or a full batch before
+        // it: either way the sender must look.
+        self.wakeup.notify_one();
+        Ok(())
+    }
+
+    /// Takes ready batches: per partition at most its first, for brokers
+    /// `node_has_room` accepts, each broker's batches up to
+    /// `max.request.size`; and removes expired batches.
+    pub(crate) fn drain(
+        &self,
+        metadata: &ClusterMetadata,
+        options: DrainOptions,
+        mut node_has_room: impl FnMut(i32) -> bool,
+    ) -> Drained {
+        let mut drained = Drained::default();
+        let mut request_sizes: HashMap<i32, usize> = HashMap::new();
+        let now = options.now;
+        let wake = |drained: &mut Drained, at: Instant| {
+            drained.next_wakeup = Some(drained.next_wakeup.map_or(at, |w| w.min(at)));
+        };
+        for entry in self.entries() {
+            let Ok(mut queue) = entry.queue.lock() else {
+                continue;
+            };
+            // delivery.timeout.ms bounds a record's life from the moment
+            // its batch was created; batches in flight are judged when their
+            // response arrives.
+            let mut index = 0;
+            while index < queue.batches.len() {
+                let expires = queue
+                    .batches
+                    .get(index)
+                    .map(|b| b.created_at + self.config.delivery_timeout);
+                match expires {
+                    Some(at) if at <= now => {
+                        if let Some(batch) = queue.batches.remove(index) {
+                            if let Some(sequence) = batch.base_sequence {
+                                queue.sequences.resolve(sequence);
+                                drained.sequence_gap = true;
+                            }
+                            drained.expired.push(batch);
+                        }
+                    }
+                    Some(at) => {
+                        wake(&mut drained, at);
+                        index += 1;
+                    }
+                    None => break,
+                }
+            }
+            let Some(first) = queue.batches.front() else {
+                continue;
+            };
+            if let Some(at) = first.retry_at.filter(|&at| at > now) {
+                wake(&mut drained, at);
+                continue;
+            }
+            let full = queue.batches.len() > 1 || first.size_in_bytes() >= self.batch_limit;
+            let linger_end = first.created_at + self.config.linger;
+            let ready = full || options.flush_all || first.is_sealed() || linger_end <= now;
+            if !ready {
+                wake(&mut drained, linger_end);
+                continue;
+            }
+            if !options.may_send {
+                continue;
+            }
+            let Some(leader) = metadata.leader(&entry.topic, entry.partition) else {
+                drained.unknown_leader = true;
+                continue;
+            };
+            if queue.in_flight > 0 && queue.in_flight_node != leader {
+                continue;
+            }
+            if options.producer.is_some() {
+                if first
+                    .base_sequence
+                    .is_some_and(|s| !queue.sequences.is_unacked(s))
+                {
+                    drained.sequence_gap = true;
+                    continue;
+                }
+                if !queue.sequences.may_send(first.base_sequence) {
+                    continue;
+                }
+            }
+            let size = first.size_in_bytes();
+            let planned = request_sizes.get(&leader).copied();
+            if planned.is_none() && !node_has_room(leader) {
+                continue;
+            }
+            let planned = planned.unwrap_or(REQUEST_OVERHEAD);
+            if planned > REQUEST_OVERHEAD && planned.saturating_add(size) > options.max_request_size
+            {
+                drained.more = true;
+                continue;
+            }
+            let Some(mut batch) = queue.batches.pop_front() else {
+                continue;
+            };
+            if options.producer.is_some() && batch.base_sequence.is_none() {
+                batch.base_sequence = Some(queue.sequences.assign(batch.record_count()));
+            }
+            queue.in_flight += 1;
+            queue.in_flight_node = leader;
+            request_sizes.insert(leader, planned.saturating_add(size));
+            drained.requests.entry(leader).or_default().push(batch);
+        }
+        drained
+    }
+
+    /// Completes every record of a batch with `result` (base offset and
+    /// LogAppendTime on success, -1 for unknown) and frees its memory.
+    pub(crate) fn complete(&self, batch: ProducerBatch, result: Result<(i64, i64)>) {
+        let ProducerBatch {
+            entry,
+            thunks,
+            id,
+            reserved_bytes,
+            ..
+        } = batch;
+        self.release(reserved_bytes);
+        match result {
+            Ok((base_offset, log_append_time)) => {
+                for (index, thunk) in thunks.into_iter().enumerate() {
+                    let offset = if base_offset >= 0 {
+                        base_offset.saturating_add(index as i64)
+                    } else {
+                        -1
+                    };
+                    let timestamp = if log_append_time >= 0 {
+                        log_append_time
+                    } else {
+                        thunk.timestamp
+                    };
+                    thunk.completion.complete(Ok(RecordMetadata {
+                        topic: entry.topic.to_string(),
+                        partition: entry.partition,
+                        offset,
+                        timestamp,
+                    }));
+                }
+            }
+            Err(error) => {
+                for thunk in thunks {
+                    thunk.completion.complete(Err(error.clone()));
+                }
+            }
+        }
+        if let Ok(mut inc) = self.incomplete.lock() {
+            if let Some(count) = inc.live.get_mut(&id) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    inc.live.remove(&id);
+                }
+            }
+        }
+        self.completed.notify_waiters();
+    }
+
+    /// Splits a sealed batch the broker found too large into batches of at
+    /// most `batch.size` (Java's `splitAndReenqueue`). The pieces keep the
+    /// batch's id and creation time, and its sequence range: piece sequences
+    /// follow on from its base sequence, so later batches stay valid. A
+    /// batch that cannot be split (one record, or undecodable) comes back.
+    pub(crate) fn split(
+        &self,
+        batch: ProducerBatch,
+        producer: Option<ProducerIdAndEpoch>,
+    ) -> Result<Vec<ProducerBatch>, Box<ProducerBatch>> {
+        let mut bytes = batch.records();
+        let decoded = match RecordBatch::decode(&mut bytes, &DecodeOptions::default()) {
+            Ok(decoded) => decoded,
+            Err(_) => return Err(Box::new(batch)),
+        };
+        // Pieces of at most half the batch (and at most `batch.size`), so
+        // every split makes progress even when the broker's limit is below
+        // `batch.size`.
+        let limit = self
+            .batch_limit
+            .min(batch.size_in_bytes() / 2)
+            .max(RECORD_BATCH_OVERHEAD);
+        let mut groups: Vec<(RecordBatchBuilder, usize)> = Vec::new();
+        for record in &decoded.records {
+            let key = record.key.as_deref();
+            let value = record.value.as_deref();
+            let fits = groups.last().is_some_and(|(b, _)| {
+                b.has_room_for(limit, record.timestamp, key, value, &record.headers)
+            });
+            if !fits {
+                groups.push((RecordBatchBuilder::new(self.config.compression), 0));
+            }
+            if let Some((builder, count)) = groups.last_mut() {
+                if builder
+                    .append(record.timestamp, key, value, &record.headers)
+                    .is_err()
+                {
+                    return Err(Box::new(batch));
+                }
+                *count += 1;
+            }
+        }
+        if groups.len() < 2 || decoded.records.len() != batch.thunks.len() {
+            return Err(Box::new(batch));
+        }
+        let ProducerBatch {
+            entry,
+            thunks,
+            id,
+            created_at,
+            reserved_bytes,
+            attempts,
+            base_sequence,
+            ..
+        } = batch;
+        let pieces = groups.len();
+        let share = reserved_bytes / pieces;
+        let mut thunks = thunks.into_iter();
+        let mut sequence = base_sequence;
+        let mut out = Vec::with_capacity(pieces);
+        for (index, (mut builder, count)) in groups.into_iter().enumerate() {
+            if let (Some(p), Some(s)) = (producer, sequence) {
+                builder.set_producer_state(p.producer_id, p.epoch, s);
+            }
+            let piece_sequence = sequence;
+            sequence = sequence.map(|s| {
+                ferrokafka_protocol::records::increment_sequence(
+                    s,
+                    i32::try_from(count).unwrap_or(i32::MAX),
+                )
+            });
+            let reserved = if index + 1 == pieces {
+                reserved_bytes.saturating_sub(share.saturating_mul(pieces - 1))
+            } else {
+                share
+            };
+            let sealed = match builder.build() {
+                Ok(sealed) => sealed,
+                // Unreachable in practice (the records were just decoded);
+                // the piece's records fail rather than vanish.
+                Err(e) => {
+                    let error: Error = e.into();
+                    for thunk in thunks.by_ref().take(count) {
+                        thunk.completion.complete(Err(error.clone()));
+                    }
+                    self.release(reserved);
+                    continue;
+                }
+            };
+            out.push(ProducerBatch {
+                entry: entry.clone(),
+                payload: Payload::Sealed(sealed),
+                thunks: thunks.by_ref().take(count).collect(),
+                id,
+                created_at,
+                reserved_bytes: reserved,
+                attempts,
+                retry_at: None,
+                base_sequence: piece_sequence,
+                maybe_written: false,
+            });
+        }
+        if let Ok(mut inc) = self.incomplete.lock() {
+            if let Some(live) = inc.live.get_mut(&id) {
+                *live = live.saturating_add(out.len()).saturating_sub(1);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts a flush: every batch is ready until [`end_flush`](Self::end_flush).
+    /// Returns the last batch id the flush waits for.
+    pub(crate) fn begin_flush(&self) -> Option<u64> {
+        self.flushes.fetch_add(1, Ordering::AcqRel);
+        self.wakeup.notify_one();
+        self.incomplete
+            .lock()
+            .ok()
+            .and_then(|inc| inc.next_id.checked_sub(1))
+    }
+
+    /// Ends a flush started by [`begin_flush`](Self::begin_flush).
+    pub(crate) fn end_flush(&self) {
+        self.flushes.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Waits until every batch up to id `last` is complete.
+    pub(crate) async fn await_completion(&self, last: Option<u64>) {
+        let Some(last) = last else { return };
+        loop {
+            let notified = self.completed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let pending = self
+                .incomplete
+                .lock()
+                .map(|inc| inc.live.range(..=last).next().is_some())
+                .unwrap_or(false);
+            if !pending {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Whether every batch is complete.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.incomplete
+            .lock()
+            .map(|inc| inc.live.is_empty())
+            .unwrap_or(true)
+    }
+
+    /// Whether a flush or close wants everything sent now.
+    pub(crate) fn flush_all(&self) -> bool {
+        self.flushes.load(Ordering::Acquire) > 0 || self.is_closing()
+    }
+
+    /// Refuses new records from now on and sends everything pending.
+    pub(crate) fn begin_close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.wakeup.notify_one();
+    }
+
+    /// Whether close began.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Fails everything pending at once and stops the sender.
+    pub(crate) fn force_close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.forced.store(true, Ordering::Release);
+        // Senders waiting for memory give up.
+        self.memory.close();
+        self.wakeup.notify_one();
+    }
+
+    /// Whether close gave up waiting.
+    pub(crate) fn is_forced(&self) -> bool {
+        self.forced.load(Ordering::Acquire)
+    }
+
+    /// Removes every queued (not in-flight) batch, to fail them.
+    pub(crate) fn take_all_queued(&self) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        for entry in self.entries() {
+            if let Ok(mut queue) = entry.queue.lock() {
+                out.extend(queue.batches.drain(..));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrokafka_client::metadata::{BrokerInfo, PartitionInfo, TopicInfo};
+    use ferrokafka_protocol::{ErrorCode, Uuid};
+    use tokio::sync::oneshot;
+
+    fn config() -> AccumulatorConfig {
+        AccumulatorConfig {
+            batch_size: 1000,
+            linger: Duration::from_millis(5),
+            delivery_timeout: Duration::from_millis(1000),
+            compression: Compression::None,
+            buffer_memory: 1 << 20,
+            max_request_size: 1 << 20,
+        }
+    }
+
+    fn metadata(partitions: i32) -> ClusterMetadata {
+        let mut m = ClusterMetadata::default();
+        m.brokers.insert(
+            1,
+            BrokerInfo {
+                node_id: 1,
+                host: "h".into(),
+                port: 1,
+                rack: None,
+            },
+        );
+        m.topics.insert(
+            "t".into(),
+            TopicInfo {
+                name: "t".into(),
+                topic_id: Uuid::default(),
+                is_internal: false,
+                error: ErrorCode::None,
+                partitions: (0..partitions)
+                    .map(|p| PartitionInfo {
+                        partition: p,
+                        leader: 1,
+                        leader_epoch: 0,
+                        replicas: vec![1],
+                        isr: vec![1],
+                        offline_replicas: vec![],
+                        error: ErrorCode::None,
+                    })
+                    .collect(),
+            },
+        );
+        m
+    }
+
+    fn options(now: Instant) -> DrainOptions {
+        DrainOptions {
+            now,
+            flush_all: false,
+            may_send: true,
+            producer: None,
+            max_request_size: 1 << 20,
+        }
+    }
+
+    fn add(
+        acc: &RecordAccumulator,
+        partition: i32,
+        value: &[u8],
+    ) -> oneshot::Receiver<Result<RecordMetadata>> {
+        let (tx, rx) = oneshot::channel();
+        let entry = acc.entry("t", partition);
+        acc.memory
+            .try_acquire_many(value.len() as u32)
+            .unwrap()
+            .forget();
+        acc.append(
+            &entry,
+            1000,
+            None,
+            Some(value),
+            &[],
+            Completion::future(tx),
+            value.len(),
+        )
+        .unwrap();
+        rx
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_waits_for_linger_unless_full() {
+        let acc = RecordAccumulator::new(config());
+        let m = metadata(2);
+        add(&acc, 0, b"a");
+        add(&acc, 0, b"b");
+        let d = acc.drain(&m, options(Instant::now()), |_| true);
+        assert!(d.requests.is_empty());
+        assert_eq!(
+            d.next_wakeup,
+            Some(Instant::now() + Duration::from_millis(5))
+        );
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let d = acc.drain(&m, options(Instant::now()), |_| true);
+        let batches = &d.requests[&1];
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].record_count(), 2);
+
+        // A full batch goes before linger ends.
+        for _ in 0..20 {
+            add(&acc, 1, &[0u8; 100]);
+        }
+        let d = acc.drain(&m, options(Instant::now()), |_| true);
+        let batches = &d.requests[&1];
+        assert_eq!(batches.len(), 1);
+        assert!(batches[0].record_count() < 20);
+        assert!(batches[0].size_in_bytes() <= 1000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_batch_per_partition_per_request_and_request_size_bounded() {
+        let acc = RecordAccumulator::new(config());
+        let m = metadata(3);
+        for p in 0..3 {
+            for _ in 0..30 {
+                add(&acc, p, &[1u8; 100]);
+            }
+        }
+        let mut opts = options(Instant::now());
+        opts.max_request_size = REQUEST_OVERHEAD + 2000;
+        let d = acc.drain(&m, opts, |_| true);
+        let batches = &d.requests[&1];
+        assert_eq!(batches.len(), 2, "two ~1000-byte batches fit");
+        assert!(d.more);
+        let partitions: std::collections::HashSet<i32> =
+            batches.iter().map(|b| b.partition()).collect();
+        assert_eq!(partitions.len(), 2);
+        // A broker without room gets nothing.
+        let d = acc.drain(&m, options(Instant::now()), |_| false);
+        assert!(d.requests.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sequences_are_assigned_at_drain_and_kept_for_retries() {
+        let acc = RecordAccumulator::new(config());
+        let m = metadata(1);
+        let producer = ProducerIdAndEpoch {
+            producer_id: 7,
+            epoch: 0,
+        };
+        let mut opts = options(Instant::now());
+        opts.producer = Some(producer);
+        opts.flush_all = true;
+        for _ in 0..3 {
+            add(&acc, 0, b"x");
+        }
+        let entry = acc.entry("t", 0);
+        assert_eq!(entry.queue.lock().unwrap().sequences.next_sequence(), 0);
+        let mut d = acc.drain(&m, opts, |_| true);
+        let mut first = d.requests.remove(&1).unwrap().pop().unwrap();
+        assert_eq!(first.base_sequence, Some(0));
+        first.seal(Some(producer)).unwrap();
+        let header = RecordBatchHeader::parse(&first.records()).unwrap();
+        assert_eq!((header.producer_id, header.base_sequence), (7, 0));
+        add(&acc, 0, b"y");
+        let mut d = acc.drain(&m, opts, |_| true);
+        let second = d.requests.remove(&1).unwrap().pop().unwrap();
+        assert_eq!(second.base_sequence, Some(3));
+        // Both fail and come back: only the first may go again, with its
+        // old sequence, and the second after it.
+        {
+            let mut q = entry.queue.lock().unwrap();
+            q.in_flight = 0;
+            q.reenqueue(second);
+            q.reenqueue(first);
+            assert_eq!(q.batches[0].base_sequence, Some(0));
+        }
+        let mut d = acc.drain(&m, opts, |_| true);
+        let again = d.requests.remove(&1).unwrap().pop().unwrap();
+        assert_eq!(again.base_sequence, Some(0));
+        let d = acc.drain(&m, opts, |_| true);
+        assert!(d.requests.is_empty(), "sequence 3 waits for 0");
+        entry.queue.lock().unwrap().sequences.resolve(0);
+        let mut d = acc.drain(&m, opts, |_| true);
+        assert_eq!(
+            d.requests.remove(&1).unwrap().pop().unwrap().base_sequence,
+            Some(3)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_partition_in_flight_to_one_broker_waits_before_going_to_another() {
+        let acc = RecordAccumulator::new(config());
+        let mut m = metadata(1);
+        let mut opts = options(Instant::now());
+        opts.flush_all = true;
+        add(&acc, 0, b"a");
+        let d = acc.drain(&m, opts, |_| true);
+        assert_eq!(d.requests[&1].len(), 1);
+        // The leader moves to broker 2 while the batch is in flight to 1.
+        m.topics.get_mut("t").unwrap().partitions[0].leader = 2;
+        add(&acc, 0, b"b");
+        let d = acc.drain(&m, opts, |_| true);
+        assert!(d.requests.is_empty());
+        acc.entry("t", 0).queue.lock().unwrap().in_flight = 0;
+        let d = acc.drain(&m, opts, |_| true);
+        assert_eq!(d.requests[&2].len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_batches_are_removed_and_records_failed() {
+        let acc = RecordAccumulator::new(config());
+        let m = metadata(1);
+        let rx = add(&acc, 0, b"x");
+        let mut opts = options(Instant::now());
+        opts.may_send = false;
+        let d = acc.drain(&m, opts, |_| true);
+        assert!(d.expired.is_empty());
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        opts.now = Instant::now();
+        let d = acc.drain(&m, opts, |_| true);
+        assert_eq!(d.expired.len(), 1);
+        for batch in d.expired {
+            acc.complete(batch, Err(Error::Closed(None)));
+        }
+        assert!(rx.await.unwrap().is_err());
+        assert!(acc.is_empty());
+        assert_eq!(acc.available_memory(), 1 << 20);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn memory_is_reserved_and_released_and_waiting_times_out() {
+        let mut c = config();
+        c.buffer_memory = 100;
+        let acc = RecordAccumulator::new(c);
+        acc.reserve(60, || Duration::from_millis(10)).await.unwrap();
+        let err = acc
+            .reserve(60, || Duration::from_millis(10))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::MaxBlockTimeout { .. }), "{err}");
+        let err = acc
+            .reserve(101, || Duration::from_millis(10))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::RecordTooLarge { .. }), "{err}");
+        acc.release(60);
+        acc.reserve(100, || Duration::from_millis(10))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn split_keeps_records_sequence_range_and_order() {
+        let mut c = config();
+        c.batch_size = 300;
+        let acc = RecordAccumulator::new(c);
+        let entry = acc.entry("t", 0);
+        // One big batch built with a large limit, as if batch.size changed.
+        let mut builder = RecordBatchBuilder::new(Compression::None);
+        let mut thunks = Vec::new();
+        let mut receivers = Vec::new();
+        for i in 0..10u8 {
+            builder.append(1000, None, Some(&[i; 100]), &[]).unwrap();
+            let (tx, rx) = oneshot::channel();
+            thunks.push(Thunk {
+                completion: Completion::future(tx),
+                timestamp: 1000,
+            });
+            receivers.push(rx);
+        }
+        let batch = ProducerBatch {
+            entry,
+            payload: Payload::Sealed(builder.build().unwrap()),
+            thunks,
+            id: acc.register_batch(),
+            created_at: Instant::now(),
+            reserved_bytes: 1000,
+            attempts: 1,
+            retry_at: None,
+            base_sequence: Some(40),
+            maybe_written: false,
+        };
+        let producer = ProducerIdAndEpoch {
+            producer_id: 1,
+            epoch: 2,
+        };
+        let pieces = acc.split(batch, Some(producer)).unwrap();
+        assert!(pieces.len() >= 4, "{}", pieces.len());
+        let mut sequence = 40;
+        let mut total = 0;
+        for piece in &pieces {
+            let header = RecordBatchHeader::parse(&piece.records()).unwrap();
+            assert_eq!(header.base_sequence, sequence);
+            assert_eq!(piece.base_sequence, Some(sequence));
+            sequence += header.record_count;
+            total += piece.record_count();
+        }
+        assert_eq!(total, 10);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            acc.complete(piece, Ok((100 * i as i64, -1)));
+        }
+        assert!(acc.is_empty());
+        assert_eq!(acc.available_memory(), (1 << 20) + 1000);
+        for rx in receivers {
+            rx.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_producer_state_patches_header_and_crc() {
+        let acc = RecordAccumulator::new(config());
+        add(&acc, 0, b"x");
+        let entry = acc.entry("t", 0);
+        let mut batch = entry.queue.lock().unwrap().batches.pop_front().unwrap();
+        batch.base_sequence = Some(5);
+        batch
+            .seal(Some(ProducerIdAndEpoch {
+                producer_id: 9,
+                epoch: 1,
+            }))
+            .unwrap();
+        batch
+            .reset_producer_state(
+                ProducerIdAndEpoch {
+                    producer_id: 9,
+                    epoch: 2,
+                },
+                0,
+            )
+            .unwrap();
+        let view = ferrokafka_protocol::records::RecordBatchView::new(batch.records()).unwrap();
+        view.verify_crc().unwrap();
+        assert_eq!(view.header().producer_epoch, 2);
+        assert_eq!(view.header().base_sequence, 0);
+    }
+}

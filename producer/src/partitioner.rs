@@ -1,0 +1,303 @@
+//! Choosing a record's partition, exactly as the Java client does.
+//!
+//! - An explicit partition wins (checked by the producer, not here).
+//! - Keyed records: `(murmur2(key) & 0x7fffffff) % partitions`, with Java's
+//!   murmur2 (seed `0x9747b28c`, 32-bit wrapping arithmetic, little-endian
+//!   4-byte chunks, tail bytes folded 3 → 2 → 1). Any other hash puts keys
+//!   on different partitions than Java producers do, which breaks per-key
+//!   ordering for mixed fleets and co-partitioned joins.
+//! - Unkeyed records: the uniform sticky partitioner (KIP-480, KIP-794):
+//!   stay on one partition until about `batch.size` bytes went to it, then
+//!   switch to another chosen uniformly among those with a leader, so that
+//!   batches fill up instead of each partition getting a sliver.
+//!
+//! [`Partitioner`] is the seam for custom strategies.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use ferrokafka_client::backoff::{JitterSource, XorShift};
+use ferrokafka_client::metadata::{PartitionInfo, TopicInfo};
+
+/// Chooses the partition of records sent without an explicit one.
+pub trait Partitioner: Send + Sync + std::fmt::Debug {
+    /// The partition for a record of `topic` (`record_size` is its
+    /// approximate serialized size). `topic_info` lists the topic's
+    /// partitions (at least one) and their leaders; the result must be one
+    /// of them.
+    fn partition(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        record_size: usize,
+        topic_info: &TopicInfo,
+    ) -> i32;
+}
+
+/// Java's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`), as a
+/// signed 32-bit value.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    // Java's int arithmetic: the length is folded in as a 32-bit value.
+    let mut h = SEED ^ (data.len() as u32);
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        let mut k = match chunk {
+            &[a, b, c, d] => u32::from_le_bytes([a, b, c, d]),
+            _ => 0,
+        };
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    // Java's switch falls through from 3 to 2 to 1.
+    match *tail {
+        [a, b, c] => {
+            h ^= u32::from(c) << 16;
+            h ^= u32::from(b) << 8;
+            h ^= u32::from(a);
+            h = h.wrapping_mul(M);
+        }
+        [a, b] => {
+            h ^= u32::from(b) << 8;
+            h ^= u32::from(a);
+            h = h.wrapping_mul(M);
+        }
+        [a] => {
+            h ^= u32::from(a);
+            h = h.wrapping_mul(M);
+        }
+        _ => {}
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition Java's producer picks for `key` among `partitions`
+/// (`(murmur2(key) & 0x7fffffff) % partitions`); 0 when there are none.
+pub fn partition_for_key(key: &[u8], partitions: usize) -> i32 {
+    let positive = (murmur2(key) & 0x7fff_ffff) as u32;
+    match u32::try_from(partitions) {
+        Ok(n) if n > 0 => (positive % n) as i32,
+        // More partitions than a u32 holds cannot exist; 0 keeps it total.
+        _ => 0,
+    }
+}
+
+/// Where unkeyed records of one topic go now.
+#[derive(Debug, Clone, Copy)]
+struct Sticky {
+    partition: i32,
+    produced_bytes: usize,
+}
+
+#[derive(Debug)]
+struct StickyState {
+    topics: HashMap<String, Sticky>,
+    rng: XorShift,
+}
+
+/// The Java producer's built-in partitioner: murmur2 for keys, uniform
+/// sticky for the rest (and for keys too with `partitioner.ignore.keys`).
+#[derive(Debug)]
+pub struct DefaultPartitioner {
+    ignore_keys: bool,
+    sticky_batch_size: usize,
+    state: Mutex<StickyState>,
+}
+
+impl DefaultPartitioner {
+    /// A partitioner that switches sticky partitions after
+    /// `sticky_batch_size` bytes (`batch.size`).
+    pub fn new(sticky_batch_size: usize, ignore_keys: bool) -> Self {
+        Self::with_rng(sticky_batch_size, ignore_keys, XorShift::from_entropy())
+    }
+
+    fn with_rng(sticky_batch_size: usize, ignore_keys: bool, rng: XorShift) -> Self {
+        DefaultPartitioner {
+            ignore_keys,
+            sticky_batch_size: sticky_batch_size.max(1),
+            state: Mutex::new(StickyState {
+                topics: HashMap::new(),
+                rng,
+            }),
+        }
+    }
+
+    /// A partition chosen uniformly among those with a leader (all of them
+    /// when none has one), avoiding `current` when there is a choice.
+    fn pick(rng: &mut XorShift, topic_info: &TopicInfo, current: Option<i32>) -> i32 {
+        let preferred = |p: &PartitionInfo| p.leader >= 0 && Some(p.partition) != current;
+        let preferred_count = topic_info
+            .partitions
+            .iter()
+            .filter(|p| preferred(p))
+            .count();
+        let strict = preferred_count > 0;
+        let count = if strict {
+            preferred_count
+        } else {
+            topic_info.partitions.len()
+        };
+        // `next_unit` is below 1, so the index is below `count`; `min`
+        // keeps float rounding from ever reaching it.
+        let index = ((rng.next_unit() * count as f64) as usize).min(count.saturating_sub(1));
+        topic_info
+            .partitions
+            .iter()
+            .filter(|p| !strict || preferred(p))
+            .nth(index)
+            .map(|p| p.partition)
+            .unwrap_or(0)
+    }
+
+    fn sticky_partition(&self, topic: &str, record_size: usize, topic_info: &TopicInfo) -> i32 {
+        let Ok(mut state) = self.state.lock() else {
+            return Self::pick(&mut XorShift::from_entropy(), topic_info, None);
+        };
+        let StickyState { topics, rng } = &mut *state;
+        let valid = |p: i32| topic_info.partitions.iter().any(|info| info.partition == p);
+        // Only the first record of a topic (or one after its partitions
+        // changed) allocates the map entry.
+        if topics.get(topic).is_none_or(|s| !valid(s.partition)) {
+            let partition = Self::pick(rng, topic_info, None);
+            topics.insert(
+                topic.to_string(),
+                Sticky {
+                    partition,
+                    produced_bytes: 0,
+                },
+            );
+        }
+        let Some(sticky) = topics.get_mut(topic) else {
+            return Self::pick(rng, topic_info, None);
+        };
+        let chosen = sticky.partition;
+        sticky.produced_bytes = sticky.produced_bytes.saturating_add(record_size);
+        // KIP-794: switch once about a batch worth of bytes went to this
+        // partition, so every partition gets full batches in turn.
+        if sticky.produced_bytes >= self.sticky_batch_size {
+            sticky.partition = Self::pick(rng, topic_info, Some(chosen));
+            sticky.produced_bytes = 0;
+        }
+        chosen
+    }
+}
+
+impl Partitioner for DefaultPartitioner {
+    fn partition(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        _value: Option<&[u8]>,
+        record_size: usize,
+        topic_info: &TopicInfo,
+    ) -> i32 {
+        match key {
+            Some(key) if !self.ignore_keys => partition_for_key(key, topic_info.partitions.len()),
+            _ => self.sticky_partition(topic, record_size, topic_info),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrokafka_protocol::{ErrorCode, Uuid};
+
+    #[test]
+    fn murmur2_matches_the_java_test_vectors() {
+        assert_eq!(murmur2(b"21"), -973_932_308);
+        assert_eq!(murmur2(b"foobar"), -790_332_482);
+        assert_eq!(murmur2(b"a-little-bit-long-string"), -985_981_536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string"), -1_486_304_829);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58_897_971
+        );
+        assert_eq!(murmur2(b"abc"), 479_470_107);
+        assert_eq!(murmur2(b""), 275_646_681);
+    }
+
+    #[test]
+    fn keyed_partition_is_the_positive_hash_modulo_the_count() {
+        // murmur2("21") & 0x7fffffff = 1173551340.
+        assert_eq!(partition_for_key(b"21", 10), 1_173_551_340 % 10);
+        for key in [&b"a"[..], b"foobar", b"", b"key-12345"] {
+            for n in 1..20 {
+                let p = partition_for_key(key, n);
+                assert!((0..n as i32).contains(&p));
+                assert_eq!(p, ((murmur2(key) & 0x7fff_ffff) as usize % n) as i32);
+            }
+        }
+        assert_eq!(partition_for_key(b"x", 0), 0);
+    }
+
+    fn topic(partitions: i32, without_leader: &[i32]) -> TopicInfo {
+        TopicInfo {
+            name: "t".into(),
+            topic_id: Uuid::default(),
+            is_internal: false,
+            error: ErrorCode::None,
+            partitions: (0..partitions)
+                .map(|p| PartitionInfo {
+                    partition: p,
+                    leader: if without_leader.contains(&p) { -1 } else { 1 },
+                    leader_epoch: 0,
+                    replicas: vec![1],
+                    isr: vec![1],
+                    offline_replicas: vec![],
+                    error: ErrorCode::None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn unkeyed_records_stick_until_a_batch_worth_then_switch() {
+        let p = DefaultPartitioner::with_rng(1000, false, XorShift::new(3));
+        let info = topic(4, &[]);
+        let first = p.partition("t", None, None, 100, &info);
+        for _ in 0..9 {
+            assert_eq!(p.partition("t", None, None, 100, &info), first);
+        }
+        // 1000 bytes went to `first`: the next record goes elsewhere.
+        let next = p.partition("t", None, None, 100, &info);
+        assert_ne!(next, first);
+    }
+
+    #[test]
+    fn sticky_choice_is_uniform_and_skips_partitions_without_a_leader() {
+        let p = DefaultPartitioner::with_rng(1, false, XorShift::new(11));
+        let info = topic(4, &[2]);
+        let mut counts = [0usize; 4];
+        for _ in 0..4000 {
+            let chosen = p.partition("t", None, None, 10, &info);
+            counts[chosen as usize] += 1;
+        }
+        assert_eq!(counts[2], 0, "{counts:?}");
+        for (i, c) in counts.iter().enumerate() {
+            if i != 2 {
+                assert!(*c > 1000, "{counts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_ignored_when_configured() {
+        let p = DefaultPartitioner::with_rng(1_000_000, true, XorShift::new(5));
+        let info = topic(8, &[]);
+        let chosen: Vec<i32> = (0..20)
+            .map(|i| p.partition("t", Some(format!("k{i}").as_bytes()), None, 10, &info))
+            .collect();
+        assert!(chosen.iter().all(|&c| c == chosen[0]), "{chosen:?}");
+    }
+}

@@ -1,0 +1,968 @@
+//! The producer against the bundled broker (in-process, port 0): delivery
+//! and read-back, Java partitioning, idempotence under injected faults,
+//! leader moves, non-retriable errors, delivery timeouts, backpressure and
+//! close.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrokafka_broker::{Broker, BrokerHandle, FaultAction, FaultRule};
+use ferrokafka_client::{Client, ClientConfig, Target};
+use ferrokafka_producer::{
+    Acks, Compression, Error, JsonSerializer, Producer, ProducerConfig, ProducerRecord,
+    StringSerializer, TypedProducer, partition_for_key,
+};
+use ferrokafka_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use ferrokafka_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+use ferrokafka_protocol::generated::{CreateTopicsRequest, FetchRequest};
+use ferrokafka_protocol::records::{DecodeOptions, Record, decode_batches};
+use ferrokafka_protocol::{ApiKey, ErrorCode};
+
+/// Logs with `RUST_LOG=ferrokafka_producer=debug` when a test needs a look.
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+async fn broker(nodes: i32) -> BrokerHandle {
+    init_tracing();
+    Broker::builder().nodes(nodes).start().await.unwrap()
+}
+
+fn config(broker: &BrokerHandle) -> ferrokafka_producer::ProducerConfigBuilder {
+    ProducerConfig::builder()
+        .bootstrap_servers(broker.bootstrap_servers().split(','))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+}
+
+async fn reader(broker: &BrokerHandle) -> Client {
+    let config = ClientConfig::builder()
+        .bootstrap_servers(broker.bootstrap_servers().split(','))
+        .build()
+        .unwrap();
+    Client::connect(config).await.unwrap()
+}
+
+/// Every record of a partition, read back with Fetch through the client core.
+async fn read_all(client: &Client, topic: &str, partition: i32) -> Vec<Record> {
+    let mut out = Vec::new();
+    let mut offset = 0i64;
+    client.refresh_metadata().await.unwrap();
+    loop {
+        let leader = client
+            .resolve(&Target::Leader {
+                topic: topic.to_string(),
+                partition,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let connection = client.node_connection(leader).await.unwrap();
+        let request = FetchRequest {
+            replica_id: -1,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            max_bytes: 64 << 20,
+            topics: vec![FetchTopic {
+                topic: topic.to_string(),
+                partitions: vec![FetchPartition {
+                    partition,
+                    current_leader_epoch: -1,
+                    fetch_offset: offset,
+                    last_fetched_epoch: -1,
+                    log_start_offset: -1,
+                    partition_max_bytes: 32 << 20,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let response = connection.send_at(&request, 12).await.unwrap();
+        let data = &response.responses[0].partitions[0];
+        assert_eq!(data.error_code, ErrorCode::None);
+        let before = out.len();
+        for batch in decode_batches(
+            data.records.clone().unwrap_or_default(),
+            DecodeOptions::default(),
+        ) {
+            for record in batch.unwrap().records {
+                if record.offset >= offset {
+                    out.push(record);
+                }
+            }
+        }
+        if let Some(last) = out.last() {
+            offset = last.offset + 1;
+        }
+        if out.len() == before || offset >= data.high_watermark {
+            return out;
+        }
+    }
+}
+
+fn value_of(record: &Record) -> String {
+    String::from_utf8(record.value.clone().unwrap().to_vec()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_round_trip_with_keys_headers_and_offsets() {
+    let broker = broker(1).await;
+    broker.create_topic("round-trip", 3).unwrap();
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..100 {
+        let record = ProducerRecord::new("round-trip")
+            .key(format!("key-{}", i % 7))
+            .value(format!("value-{i}"))
+            .header("trace", Some(Bytes::from(format!("t{i}"))));
+        deliveries.push((i, producer.send(record).await.unwrap()));
+    }
+    let mut by_partition: HashMap<i32, Vec<(i64, usize)>> = HashMap::new();
+    for (i, delivery) in deliveries {
+        let metadata = delivery.await.unwrap();
+        assert_eq!(metadata.topic, "round-trip");
+        assert!(metadata.offset >= 0);
+        by_partition
+            .entry(metadata.partition)
+            .or_default()
+            .push((metadata.offset, i));
+    }
+    let client = reader(&broker).await;
+    let mut total = 0;
+    for partition in 0..3 {
+        let records = read_all(&client, "round-trip", partition).await;
+        let expected = by_partition.remove(&partition).unwrap_or_default();
+        assert_eq!(records.len(), expected.len());
+        for (record, (offset, i)) in records.iter().zip(expected) {
+            assert_eq!(record.offset, offset);
+            assert_eq!(value_of(record), format!("value-{i}"));
+            assert_eq!(
+                record.key.as_deref(),
+                Some(format!("key-{}", i % 7).as_bytes())
+            );
+            assert_eq!(record.headers[0].key, "trace");
+            assert_eq!(
+                record.headers[0].value.as_deref(),
+                Some(format!("t{i}").as_bytes())
+            );
+        }
+        total += records.len();
+    }
+    assert_eq!(total, 100);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_land_on_the_partitions_java_picks() {
+    let broker = broker(1).await;
+    broker.create_topic("keyed", 10).unwrap();
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    // murmur2("21") = -973932308; & 0x7fffffff = 1173551340; % 10 = 0.
+    let metadata = producer
+        .send(ProducerRecord::new("keyed").key("21").value("v"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(metadata.partition, 0);
+    for i in 0..200 {
+        let key = format!("user-{i}");
+        let metadata = producer
+            .send(ProducerRecord::new("keyed").key(key.clone()).value("v"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(
+            metadata.partition,
+            partition_for_key(key.as_bytes(), 10),
+            "{key}"
+        );
+    }
+    // An explicit partition wins over the key.
+    let metadata = producer
+        .send(
+            ProducerRecord::new("keyed")
+                .key("21")
+                .value("v")
+                .partition(7),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(metadata.partition, 7);
+    let err = producer
+        .send(ProducerRecord::new("keyed").value("v").partition(10))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidPartition { count: 10, .. }),
+        "{err}"
+    );
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_codec_and_acks_setting_round_trips() {
+    let broker = broker(1).await;
+    let client = reader(&broker).await;
+    for (i, (compression, acks)) in [
+        (Compression::None, Acks::All),
+        (Compression::Gzip, Acks::Leader),
+        (Compression::Snappy, Acks::All),
+        (Compression::Lz4, Acks::Leader),
+        (Compression::Zstd, Acks::All),
+        (Compression::Lz4, Acks::None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let topic = format!("codec-{i}");
+        broker.create_topic(&topic, 1).unwrap();
+        let producer = Producer::connect(
+            config(&broker)
+                .compression_type(compression)
+                .acks(acks)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut deliveries = Vec::new();
+        for n in 0..500 {
+            let record = ProducerRecord::new(topic.clone()).value(format!("{compression}-{n}"));
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        for delivery in deliveries {
+            let metadata = delivery.await.unwrap();
+            if acks == Acks::None {
+                assert_eq!(metadata.offset, -1);
+            }
+        }
+        producer.close(Duration::from_secs(5)).await;
+        let records = read_all(&client, &topic, 0).await;
+        let values: Vec<String> = records.iter().map(value_of).collect();
+        let expected: Vec<String> = (0..500).map(|n| format!("{compression}-{n}")).collect();
+        assert_eq!(values, expected, "{compression} acks={acks}");
+    }
+    broker.shutdown().await;
+}
+
+/// Sends `count` records (keyed by `i % 16`, value `i`), injecting `faults`
+/// at the given send indexes, and checks that every record is in the log
+/// exactly once and in send order per partition.
+async fn exactly_once_in_order(
+    broker: &BrokerHandle,
+    producer: &Producer,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+    mut at: impl FnMut(usize),
+) {
+    let mut deliveries = Vec::with_capacity(count);
+    for i in 0..count {
+        at(i);
+        let record = ProducerRecord::new(topic)
+            .key(format!("k{}", i % 16))
+            .value(i.to_string());
+        deliveries.push(producer.send(record).await.unwrap());
+    }
+    for delivery in deliveries {
+        delivery.await.unwrap();
+    }
+    let client = reader(broker).await;
+    let mut seen = vec![0usize; count];
+    for partition in 0..partitions {
+        let values: Vec<usize> = read_all(&client, topic, partition)
+            .await
+            .iter()
+            .map(|r| value_of(r).parse().unwrap())
+            .collect();
+        for pair in values.windows(2) {
+            assert!(
+                pair[0] < pair[1],
+                "partition {partition} out of order: {pair:?}"
+            );
+        }
+        for v in values {
+            seen[v] += 1;
+        }
+    }
+    let wrong: Vec<(usize, usize)> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n != 1)
+        .map(|(i, n)| (i, *n))
+        .take(10)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "records not seen exactly once (index, times): {wrong:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_stream_survives_dropped_connections_and_lost_responses() {
+    let broker = broker(1).await;
+    broker.create_topic("idem", 4).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .request_timeout(Duration::from_millis(1000))
+            .linger(Duration::from_millis(2))
+            .batch_size(2048)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(producer.config().idempotence_enabled());
+    exactly_once_in_order(&broker, &producer, "idem", 4, 10_000, |i| {
+        let rule = match i {
+            1_000 => FaultRule::new(ApiKey::Produce, FaultAction::DropAfterApply),
+            2_500 => FaultRule::new(ApiKey::Produce, FaultAction::DropBeforeApply).times(2),
+            4_000 => FaultRule::new(ApiKey::Produce, FaultAction::NoResponse),
+            5_500 => FaultRule::new(ApiKey::Produce, FaultAction::DropAfterApply).times(3),
+            7_000 => FaultRule::new(
+                ApiKey::Produce,
+                FaultAction::Fail(ErrorCode::NotLeaderOrFollower),
+            )
+            .times(2),
+            8_500 => FaultRule::new(ApiKey::Produce, FaultAction::NoResponse).times(2),
+            _ => return,
+        };
+        broker.inject_fault(rule);
+    })
+    .await;
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_move_mid_stream_keeps_every_record_once_in_order() {
+    let broker = broker(3).await;
+    broker.create_topic("moving", 3).unwrap();
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    let broker_ref = &broker;
+    exactly_once_in_order(&broker, &producer, "moving", 3, 3_000, |i| {
+        if i == 1_000 || i == 2_000 {
+            for partition in 0..3 {
+                let (leader, _) = broker_ref.leader_of("moving", partition).unwrap();
+                broker_ref
+                    .move_leader("moving", partition, (leader + 1) % 3)
+                    .unwrap();
+            }
+        }
+    })
+    .await;
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_retriable_error_fails_only_its_records() {
+    let broker = broker(3).await;
+    broker.create_topic("partial", 3).unwrap();
+    // One partition per broker, so a fault on one broker hits one partition.
+    for partition in 0..3 {
+        if broker.leader_of("partial", partition).unwrap().0 != partition {
+            broker.move_leader("partial", partition, partition).unwrap();
+        }
+    }
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    broker.inject_fault(
+        FaultRule::new(ApiKey::Produce, FaultAction::Fail(ErrorCode::InvalidRecord)).on_node(1),
+    );
+    let mut deliveries = Vec::new();
+    for i in 0..30 {
+        let partition = i % 3;
+        let record = ProducerRecord::new("partial")
+            .partition(partition)
+            .value(i.to_string());
+        deliveries.push((partition, producer.send(record).await.unwrap()));
+    }
+    for (partition, delivery) in deliveries {
+        match (partition, delivery.await) {
+            (1, Err(error)) => {
+                assert_eq!(
+                    error.kafka_code(),
+                    Some(ErrorCode::InvalidRecord),
+                    "{error}"
+                );
+                assert!(
+                    matches!(error, Error::Kafka { partition: 1, .. }),
+                    "{error}"
+                );
+            }
+            (1, Ok(m)) => panic!("partition 1 should have failed: {m:?}"),
+            (_, result) => {
+                result.unwrap();
+            }
+        }
+    }
+    // The partition works again afterwards.
+    producer
+        .send(ProducerRecord::new("partial").partition(1).value("after"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_large_batches_are_split_and_only_the_oversized_record_fails() {
+    let broker = broker(1).await;
+    let client = reader(&broker).await;
+    let response = client
+        .send(
+            &CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: "small".into(),
+                    num_partitions: 1,
+                    replication_factor: -1,
+                    configs: vec![CreatableTopicConfig {
+                        name: "max.message.bytes".into(),
+                        value: Some("3000".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                timeout_ms: 5000,
+                ..Default::default()
+            },
+            &Target::Controller,
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.topics[0].error_code, ErrorCode::None);
+    let producer = Producer::connect(
+        config(&broker)
+            .linger(Duration::from_millis(50))
+            .request_timeout(Duration::from_secs(5))
+            .delivery_timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..40 {
+        let value = if i == 17 {
+            "x".repeat(5000)
+        } else {
+            format!("{i:0>200}")
+        };
+        deliveries.push((
+            i,
+            producer
+                .send(ProducerRecord::new("small").value(value))
+                .await
+                .unwrap(),
+        ));
+    }
+    let mut delivered = 0;
+    for (i, delivery) in deliveries {
+        match delivery.await {
+            Ok(_) => delivered += 1,
+            Err(error) => {
+                assert_eq!(i, 17, "{error}");
+                assert_eq!(
+                    error.kafka_code(),
+                    Some(ErrorCode::MessageTooLarge),
+                    "{error}"
+                );
+            }
+        }
+    }
+    assert_eq!(delivered, 39);
+    let values: Vec<String> = read_all(&client, "small", 0)
+        .await
+        .iter()
+        .map(value_of)
+        .collect();
+    let expected: Vec<String> = (0..40)
+        .filter(|&i| i != 17)
+        .map(|i| format!("{i:0>200}"))
+        .collect();
+    assert_eq!(values, expected);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_timeout_expires_records_while_the_broker_is_down() {
+    let broker = broker(1).await;
+    broker.create_topic("down", 1).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .request_timeout(Duration::from_millis(500))
+            .delivery_timeout(Duration::from_millis(1500))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    producer
+        .send(ProducerRecord::new("down").value("before"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    broker.stop_node(0).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut deliveries = Vec::new();
+    for i in 0..20 {
+        deliveries.push(
+            producer
+                .send(ProducerRecord::new("down").value(i.to_string()))
+                .await
+                .unwrap(),
+        );
+    }
+    for delivery in deliveries {
+        let error = delivery.await.unwrap_err();
+        assert!(
+            matches!(error, Error::DeliveryTimeout { .. }),
+            "expected a delivery timeout, got {error}"
+        );
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    producer.close(Duration::from_secs(1)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffer_memory_backpressure_waits_then_times_out_or_proceeds() {
+    let broker = broker(1).await;
+    broker.create_topic("pressure", 1).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .buffer_memory(10_000)
+            .max_block(Duration::from_millis(300))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    // Hold every Produce for a while so nothing frees memory.
+    broker.inject_fault(
+        FaultRule::new(
+            ApiKey::Produce,
+            FaultAction::Delay(Duration::from_millis(1500)),
+        )
+        .times(100),
+    );
+    let value = "v".repeat(1000);
+    let mut deliveries = Vec::new();
+    let err = loop {
+        match producer
+            .send(ProducerRecord::new("pressure").value(value.clone()))
+            .await
+        {
+            Ok(d) => deliveries.push(d),
+            Err(e) => break e,
+        }
+        assert!(deliveries.len() < 20, "buffer.memory never pushed back");
+    };
+    assert!(matches!(err, Error::MaxBlockTimeout { .. }), "{err}");
+    assert!(deliveries.len() >= 5, "{}", deliveries.len());
+    // A send that waits long enough gets in once the held requests finish.
+    let patient = Producer::clone(&producer);
+    let waiting = tokio::spawn(async move {
+        patient
+            .send(ProducerRecord::new("pressure").value("late"))
+            .await
+            .map(drop)
+    });
+    for d in deliveries {
+        d.await.unwrap();
+    }
+    broker.clear_faults();
+    // max.block.ms (300 ms) may pass before the first 1.5 s delay ends;
+    // either way the answer is a clean timeout or success, never a hang.
+    match waiting.await.unwrap() {
+        Ok(()) | Err(Error::MaxBlockTimeout { .. }) => {}
+        Err(e) => panic!("{e}"),
+    }
+    producer.flush().await;
+    assert_eq!(producer.buffer_available_bytes(), 10_000);
+    producer
+        .send(ProducerRecord::new("pressure").value(value))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_delivers_pending_records_and_refuses_new_ones() {
+    let broker = broker(1).await;
+    broker.create_topic("closing", 2).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .linger(Duration::from_secs(30))
+            .delivery_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let called = Arc::new(AtomicUsize::new(0));
+    let mut deliveries = Vec::new();
+    for i in 0..50 {
+        let record = ProducerRecord::new("closing").value(i.to_string());
+        if i % 2 == 0 {
+            deliveries.push(producer.send(record).await.unwrap());
+        } else {
+            let called = called.clone();
+            producer
+                .send_with_callback(record, move |result| {
+                    result.unwrap();
+                    called.fetch_add(1, Ordering::SeqCst);
+                })
+                .await
+                .unwrap();
+        }
+    }
+    // linger.ms is 30 s: only close makes these go now.
+    producer.close(Duration::from_secs(10)).await;
+    for delivery in deliveries {
+        delivery.await.unwrap();
+    }
+    assert_eq!(called.load(Ordering::SeqCst), 25);
+    let err = producer
+        .send(ProducerRecord::new("closing").value("late"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Closed(_)), "{err}");
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_with_the_broker_down_fails_pending_records_after_the_timeout() {
+    let broker = broker(1).await;
+    broker.create_topic("stuck", 1).unwrap();
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    producer
+        .send(ProducerRecord::new("stuck").value("first"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    broker.stop_node(0).await.unwrap();
+    let delivery = producer
+        .send(ProducerRecord::new("stuck").value("x"))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    producer.close(Duration::from_millis(300)).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let err = delivery.await.unwrap_err();
+    assert!(matches!(err, Error::Closed(_)), "{err}");
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_sends_before_linger_ends() {
+    let broker = broker(1).await;
+    broker.create_topic("flush", 1).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .linger(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let delivery = producer
+        .send(ProducerRecord::new("flush").value("v"))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), producer.flush())
+        .await
+        .expect("flush finished");
+    assert_eq!(delivery.await.unwrap().offset, 0);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_producer_sends_json_values_with_string_keys() {
+    #[derive(serde::Serialize)]
+    struct Order {
+        id: u64,
+        item: String,
+    }
+    let broker = broker(1).await;
+    broker.create_topic("orders", 4).unwrap();
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    let orders = TypedProducer::new(producer, StringSerializer, JsonSerializer::<Order>::new());
+    let metadata = orders
+        .send_and_wait(
+            "orders",
+            Some("customer-1"),
+            &Order {
+                id: 1,
+                item: "tea".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(metadata.partition, partition_for_key(b"customer-1", 4));
+    let client = reader(&broker).await;
+    let records = read_all(&client, "orders", metadata.partition).await;
+    assert_eq!(
+        records[0].value.as_deref(),
+        Some(&br#"{"id":1,"item":"tea"}"#[..])
+    );
+    orders.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_topics_time_out_after_max_block() {
+    let broker = Broker::builder()
+        .nodes(1)
+        .auto_create_topics(false)
+        .start()
+        .await
+        .unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .max_block(Duration::from_millis(300))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let err = producer
+        .send(ProducerRecord::new("nowhere").value("v"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::MaxBlockTimeout { .. }), "{err}");
+    producer.close(Duration::from_secs(1)).await;
+    broker.shutdown().await;
+}
+
+/// Sends `count` records to partition 0 of `topic` and returns each result.
+async fn send_all(
+    producer: &Producer,
+    topic: &str,
+    count: usize,
+) -> Vec<ferrokafka_producer::Result<ferrokafka_producer::RecordMetadata>> {
+    let mut deliveries = Vec::new();
+    for i in 0..count {
+        let record = ProducerRecord::new(topic).partition(0).value(i.to_string());
+        deliveries.push(producer.send(record).await.unwrap());
+    }
+    let mut results = Vec::new();
+    for delivery in deliveries {
+        results.push(delivery.await);
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_producer_id_bumps_the_epoch_and_delivers_everything_once() {
+    let broker = broker(1).await;
+    broker.create_topic("unknown-pid", 1).unwrap();
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    send_all(&producer, "unknown-pid", 10)
+        .await
+        .into_iter()
+        .for_each(|r| {
+            r.unwrap();
+        });
+    broker.inject_fault(FaultRule::new(
+        ApiKey::Produce,
+        FaultAction::Fail(ErrorCode::UnknownProducerId),
+    ));
+    for result in send_all(&producer, "unknown-pid", 100).await {
+        result.unwrap();
+    }
+    let client = reader(&broker).await;
+    let values: Vec<String> = read_all(&client, "unknown-pid", 0)
+        .await
+        .iter()
+        .map(value_of)
+        .collect();
+    let expected: Vec<String> = (0..10).chain(0..100).map(|i| i.to_string()).collect();
+    assert_eq!(values, expected);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_sequence_gap_fails_its_batch_and_the_epoch_bump_lets_later_records_through() {
+    let broker = broker(1).await;
+    broker.create_topic("gap", 1).unwrap();
+    // One batch: all records sent well within linger.ms.
+    let producer = Producer::connect(
+        config(&broker)
+            .linger(Duration::from_millis(200))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    broker.inject_fault(FaultRule::new(
+        ApiKey::Produce,
+        FaultAction::Fail(ErrorCode::OutOfOrderSequenceNumber),
+    ));
+    let first = send_all(&producer, "gap", 5).await;
+    for result in &first {
+        let error = result.as_ref().unwrap_err();
+        assert_eq!(
+            error.kafka_code(),
+            Some(ErrorCode::OutOfOrderSequenceNumber),
+            "{error}"
+        );
+    }
+    for result in send_all(&producer, "gap", 50).await {
+        result.unwrap();
+    }
+    let client = reader(&broker).await;
+    assert_eq!(read_all(&client, "gap", 0).await.len(), 50);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_producer_becomes_fatal() {
+    let broker = broker(1).await;
+    broker.create_topic("fenced", 1).unwrap();
+    // One batch: all records sent well within linger.ms.
+    let producer = Producer::connect(
+        config(&broker)
+            .linger(Duration::from_millis(200))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    broker.inject_fault(FaultRule::new(
+        ApiKey::Produce,
+        FaultAction::Fail(ErrorCode::InvalidProducerEpoch),
+    ));
+    for result in send_all(&producer, "fenced", 3).await {
+        let error = result.unwrap_err();
+        assert_eq!(
+            error.kafka_code(),
+            Some(ErrorCode::InvalidProducerEpoch),
+            "{error}"
+        );
+    }
+    let err = producer
+        .send(ProducerRecord::new("fenced").value("later"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Fatal(_)), "{err}");
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+/// Sends everything to the last partition.
+#[derive(Debug)]
+struct LastPartition;
+
+impl ferrokafka_producer::Partitioner for LastPartition {
+    fn partition(
+        &self,
+        _topic: &str,
+        _key: Option<&[u8]>,
+        _value: Option<&[u8]>,
+        _record_size: usize,
+        topic_info: &ferrokafka_client::metadata::TopicInfo,
+    ) -> i32 {
+        topic_info.partitions.last().map_or(0, |p| p.partition)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_partitioner_places_records_without_an_explicit_partition() {
+    let broker = broker(1).await;
+    broker.create_topic("custom", 5).unwrap();
+    let producer = Producer::connect_with_partitioner(
+        config(&broker).build().unwrap(),
+        Arc::new(LastPartition),
+    )
+    .await
+    .unwrap();
+    for key in ["a", "b", "c"] {
+        let metadata = producer
+            .send(ProducerRecord::new("custom").key(key).value("v"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(metadata.partition, 4);
+    }
+    let metadata = producer
+        .send(ProducerRecord::new("custom").value("v").partition(1))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(metadata.partition, 1);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_producer_fails_pending_records_without_hanging() {
+    let broker = broker(1).await;
+    broker.create_topic("dropped", 1).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .linger(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let delivery = producer
+        .send(ProducerRecord::new("dropped").value("v"))
+        .await
+        .unwrap();
+    drop(producer);
+    let err = tokio::time::timeout(Duration::from_secs(5), delivery)
+        .await
+        .expect("resolved promptly")
+        .unwrap_err();
+    assert!(matches!(err, Error::Closed(_)), "{err}");
+    broker.shutdown().await;
+}
