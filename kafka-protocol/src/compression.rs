@@ -16,7 +16,13 @@
 //!   snappy block, as snappy-java itself falls back to.
 //! - **lz4**: the LZ4 frame format with 64 KiB independent blocks and no
 //!   checksums, which is what the Java client's `Lz4BlockOutputStream`
-//!   writes (its reader rejects linked blocks).
+//!   writes (its reader rejects linked blocks). Reading parses the frame
+//!   here and decompresses each block straight into the output buffer;
+//!   frames this does not handle (legacy, skippable, dictionary, or more
+//!   than one frame) and malformed ones go through `lz4_flex`'s streaming
+//!   decoder, which reads and rejects them as it always has. The optional
+//!   XXH32 block and content checksums are verified, except when a record
+//!   batch's CRC-32C (which covers the compressed bytes) already was.
 //! - **zstd**: standard zstd frames.
 //!
 //! Decompression is bounded: every codec stops at `limit + 1` output bytes
@@ -279,6 +285,19 @@ fn compress_zstd(input: &[u8], level: Option<i32>, out: &mut BytesMut) -> Result
 /// the output would exceed `limit` bytes; nothing past `limit + 1` bytes is
 /// ever produced or allocated for. [`Compression::None`] copies `input`.
 pub fn decompress(codec: Compression, input: &[u8], limit: usize) -> Result<Bytes> {
+    decompress_records(codec, input, limit, true)
+}
+
+/// [`decompress`], optionally skipping the codec's own checksums over data
+/// that is already known to be intact: a batch whose CRC-32C, which covers
+/// the compressed bytes, was just verified. Only lz4 has such checksums
+/// (XXH32 per block and over the content, both optional in a frame).
+pub(crate) fn decompress_records(
+    codec: Compression,
+    input: &[u8],
+    limit: usize,
+    verify_checksums: bool,
+) -> Result<Bytes> {
     match codec {
         Compression::None => {
             if input.len() > limit {
@@ -293,12 +312,18 @@ pub fn decompress(codec: Compression, input: &[u8], limit: usize) -> Result<Byte
             limit,
         ),
         Compression::Snappy => decompress_snappy(input, limit),
-        Compression::Lz4 => read_bounded(
-            codec,
-            lz4_flex::frame::FrameDecoder::new(input),
-            input.len(),
-            limit,
-        ),
+        Compression::Lz4 => match decompress_lz4_frame(input, limit, verify_checksums) {
+            Some(result) => result.map(Bytes::from),
+            // Anything the direct path does not handle, and any error it
+            // met, goes through the streaming decoder, which handles every
+            // frame lz4_flex reads and reports errors as it always has.
+            None => read_bounded(
+                codec,
+                lz4_flex::frame::FrameDecoder::new(input),
+                input.len(),
+                limit,
+            ),
+        },
         Compression::Zstd => {
             // zstd's own default window limit (2^27 = 128 MiB) stays in
             // force: Java producers at high levels write frames with that
@@ -331,6 +356,169 @@ fn read_bounded(
         return Err(too_large(codec, limit));
     }
     Ok(Bytes::from(out))
+}
+
+/// The LZ4 frame magic number (little-endian on the wire).
+const LZ4_FRAME_MAGIC: [u8; 4] = 0x184D_2204_u32.to_le_bytes();
+/// FLG: the version bits (7-6), which must be `01`.
+const LZ4_FLG_VERSION_MASK: u8 = 0xC0;
+/// FLG: version `01`.
+const LZ4_FLG_VERSION_1: u8 = 0x40;
+/// FLG: blocks are independent (no back-references into earlier blocks).
+const LZ4_FLG_INDEPENDENT: u8 = 0x20;
+/// FLG: every block is followed by an XXH32 of its (stored) bytes.
+const LZ4_FLG_BLOCK_CHECKSUM: u8 = 0x10;
+/// FLG: the descriptor holds the content size (8 bytes, little-endian).
+const LZ4_FLG_CONTENT_SIZE: u8 = 0x08;
+/// FLG: the end mark is followed by an XXH32 of the whole content.
+const LZ4_FLG_CONTENT_CHECKSUM: u8 = 0x04;
+/// FLG: the reserved bit and the dictionary id bit, which this fast path
+/// leaves to the streaming decoder.
+const LZ4_FLG_UNHANDLED: u8 = 0x03;
+/// BD: the reserved bits.
+const LZ4_BD_RESERVED: u8 = 0x8F;
+/// The high bit of a block size: the block is stored uncompressed.
+const LZ4_BLOCK_UNCOMPRESSED: u32 = 0x8000_0000;
+/// How far back a match can reach, and so how much of the previous blocks
+/// a linked block may use.
+const LZ4_WINDOW: usize = 64 * 1024;
+/// LZ4's best compression ratio is below 255:1 (a match of 255 bytes costs
+/// at least one extension byte); room for a block's output is bounded by
+/// this ratio too, so a tiny block in a frame with 4 MiB blocks does not
+/// make us zero 4 MiB.
+const LZ4_MAX_RATIO: usize = 255;
+
+/// `N` bytes of `input` at `at`, or `None` past its end.
+#[inline]
+fn bytes_at<const N: usize>(input: &[u8], at: usize) -> Option<[u8; N]> {
+    input.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+/// Decompresses one LZ4 frame block by block straight into the output,
+/// without the streaming decoder's intermediate buffers and copies.
+///
+/// Returns `None` (so the caller uses the streaming decoder, which then
+/// decodes or reports the problem as it always has) for what this path does
+/// not handle (legacy, skippable, dictionary and concatenated frames) and
+/// for every malformation; `Some(Err(..))` only for
+/// [`ProtocolError::DecompressedTooLarge`]. Never holds more than `limit + 1`
+/// bytes of output. Block and content checksums are verified only if
+/// `verify_checksums` says so; the header checksum always is.
+fn decompress_lz4_frame(
+    input: &[u8],
+    limit: usize,
+    verify_checksums: bool,
+) -> Option<Result<Vec<u8>>> {
+    let codec = Compression::Lz4;
+    if input.get(..4)? != LZ4_FRAME_MAGIC {
+        return None;
+    }
+    let [flg, bd] = bytes_at::<2>(input, 4)?;
+    if flg & LZ4_FLG_VERSION_MASK != LZ4_FLG_VERSION_1
+        || flg & LZ4_FLG_UNHANDLED != 0
+        || bd & LZ4_BD_RESERVED != 0
+    {
+        return None;
+    }
+    let block_max: usize = match (bd >> 4) & 0x07 {
+        4 => 64 * 1024,
+        5 => 256 * 1024,
+        6 => 1024 * 1024,
+        7 => 4 * 1024 * 1024,
+        _ => return None,
+    };
+    let mut at = 6;
+    let content_size = if flg & LZ4_FLG_CONTENT_SIZE != 0 {
+        let size = u64::from_le_bytes(bytes_at(input, at)?);
+        at = 14;
+        Some(size)
+    } else {
+        None
+    };
+    let stored_header_checksum = *input.get(at)?;
+    if (xxh32(input.get(4..at)?) >> 8) as u8 != stored_header_checksum {
+        return None;
+    }
+    at += 1;
+    let linked = flg & LZ4_FLG_INDEPENDENT == 0;
+    let block_checksums = flg & LZ4_FLG_BLOCK_CHECKSUM != 0;
+
+    // The content size, when the frame gives it, is exact; otherwise guess
+    // a typical ratio. Either way never more than the limit allows, nor
+    // more than the input could honestly expand to.
+    let bound = limit.min(input.len().saturating_mul(LZ4_MAX_RATIO));
+    let guess = content_size
+        .and_then(|size| usize::try_from(size).ok())
+        .unwrap_or_else(|| input.len().saturating_mul(4))
+        .min(bound);
+    let mut out: Vec<u8> = Vec::with_capacity(guess);
+    loop {
+        let word = u32::from_le_bytes(bytes_at(input, at)?);
+        at = at.checked_add(4)?;
+        if word == 0 {
+            // The end mark, then maybe the content checksum.
+            if flg & LZ4_FLG_CONTENT_CHECKSUM != 0 {
+                let stored = u32::from_le_bytes(bytes_at(input, at)?);
+                at = at.checked_add(4)?;
+                if verify_checksums && xxh32(&out) != stored {
+                    return None;
+                }
+            }
+            if content_size.is_some_and(|size| u64::try_from(out.len()).ok() != Some(size)) {
+                return None;
+            }
+            // Another frame after this one is the streaming decoder's job.
+            return (at == input.len()).then_some(Ok(out));
+        }
+        let len = usize::try_from(word & !LZ4_BLOCK_UNCOMPRESSED).ok()?;
+        if len > block_max {
+            return None;
+        }
+        let end = at.checked_add(len)?;
+        let block = input.get(at..end)?;
+        at = end;
+        if block_checksums {
+            let stored = u32::from_le_bytes(bytes_at(input, at)?);
+            at = at.checked_add(4)?;
+            if verify_checksums && xxh32(block) != stored {
+                return None;
+            }
+        }
+        let pos = out.len();
+        // How many more bytes the limit allows.
+        let room = limit.saturating_sub(pos);
+        if word & LZ4_BLOCK_UNCOMPRESSED != 0 {
+            if len > room {
+                return Some(Err(too_large(codec, limit)));
+            }
+            out.extend_from_slice(block);
+            continue;
+        }
+        // Room for the block's output: its maximum size, but no more than
+        // one byte past the limit (to tell "at the limit" from "past it").
+        let past_limit = room.saturating_add(1);
+        let capacity = block_max
+            .min(past_limit)
+            .min(len.saturating_mul(LZ4_MAX_RATIO).saturating_add(64));
+        out.resize(pos.checked_add(capacity)?, 0);
+        let (previous, target) = out.split_at_mut(pos);
+        let written = if linked && pos > 0 {
+            let dictionary = previous.get(pos.saturating_sub(LZ4_WINDOW)..)?;
+            lz4_flex::block::decompress_into_with_dict(block, target, dictionary)
+        } else {
+            lz4_flex::block::decompress_into(block, target)
+        };
+        match written {
+            Ok(written) if written <= room => out.truncate(pos.saturating_add(written)),
+            Ok(_) => return Some(Err(too_large(codec, limit))),
+            Err(lz4_flex::block::DecompressError::OutputTooSmall { .. })
+                if capacity == past_limit =>
+            {
+                return Some(Err(too_large(codec, limit)));
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 fn decompress_snappy(input: &[u8], limit: usize) -> Result<Bytes> {
@@ -755,6 +943,242 @@ mod tests {
         assert_eq!(out[5], 0x40);
         // Our XXH32 agrees with the header checksum lz4_flex wrote.
         assert_eq!((xxh32(&out[4..6]) >> 8) as u8, out[6]);
+    }
+
+    /// What lz4 decompression did before the direct frame path: the
+    /// streaming decoder for everything.
+    fn lz4_streaming(input: &[u8], limit: usize) -> Result<Bytes> {
+        read_bounded(
+            Compression::Lz4,
+            lz4_flex::frame::FrameDecoder::new(input),
+            input.len(),
+            limit,
+        )
+    }
+
+    /// An lz4 frame of `input` written with `info`.
+    fn lz4_frame(info: lz4_flex::frame::FrameInfo, input: &[u8]) -> Vec<u8> {
+        let mut encoder = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+        encoder.write_all(input).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Incompressible bytes (lz4 stores them as uncompressed blocks).
+    fn noise(len: usize) -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// Frames in every layout the direct path handles: block sizes, linked
+    /// and independent blocks, block and content checksums, content size,
+    /// compressible and incompressible data.
+    fn lz4_frames() -> Vec<(String, Vec<u8>, Vec<u8>)> {
+        use lz4_flex::frame::{BlockMode, BlockSize, FrameInfo};
+        let mut frames = Vec::new();
+        let inputs = [
+            ("empty", Vec::new()),
+            ("small", sample(100)),
+            ("text", sample(300_000)),
+            ("noise", noise(150_000)),
+            (
+                "mixed",
+                [sample(70_000), noise(70_000), sample(70_000)].concat(),
+            ),
+        ];
+        for (name, input) in &inputs {
+            for block_size in [BlockSize::Max64KB, BlockSize::Max256KB, BlockSize::Max4MB] {
+                for block_mode in [BlockMode::Independent, BlockMode::Linked] {
+                    for checksums in [false, true] {
+                        let mut info = FrameInfo::new()
+                            .block_size(block_size)
+                            .block_mode(block_mode)
+                            .block_checksums(checksums)
+                            .content_checksum(checksums);
+                        if checksums {
+                            info = info.content_size(Some(input.len() as u64));
+                        }
+                        frames.push((
+                            format!("{name} {block_size:?} {block_mode:?} checksums {checksums}"),
+                            input.clone(),
+                            lz4_frame(info, input),
+                        ));
+                    }
+                }
+            }
+        }
+        frames
+    }
+
+    #[test]
+    fn the_direct_lz4_path_reads_every_frame_layout() {
+        for (name, input, frame) in lz4_frames() {
+            for verify in [true, false] {
+                let out = decompress_lz4_frame(&frame, DEFAULT_DECOMPRESSION_LIMIT, verify);
+                let out = out.unwrap_or_else(|| panic!("{name}: not handled"));
+                assert!(out.unwrap() == input, "{name}");
+            }
+            assert!(
+                decompress(Compression::Lz4, &frame, DEFAULT_DECOMPRESSION_LIMIT).unwrap()
+                    == input[..],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_direct_lz4_path_honours_the_limit_exactly() {
+        for (name, input, frame) in lz4_frames() {
+            let len = input.len();
+            assert_eq!(
+                decompress(Compression::Lz4, &frame, len).unwrap().len(),
+                len,
+                "{name}"
+            );
+            if len > 0 {
+                assert_eq!(
+                    decompress(Compression::Lz4, &frame, len - 1),
+                    Err(ProtocolError::DecompressedTooLarge {
+                        codec: "lz4",
+                        limit: len - 1
+                    }),
+                    "{name}"
+                );
+                assert_eq!(
+                    decompress_records(Compression::Lz4, &frame, len - 1, false),
+                    Err(ProtocolError::DecompressedTooLarge {
+                        codec: "lz4",
+                        limit: len - 1
+                    }),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lz4_checksums_are_checked_unless_the_batch_crc_was() {
+        use lz4_flex::frame::FrameInfo;
+        let input = sample(10_000);
+        let info = FrameInfo::new()
+            .block_checksums(true)
+            .content_checksum(true);
+        let frame = lz4_frame(info, &input);
+        // The block checksum sits right before the end mark and the content
+        // checksum; the content checksum is the last 4 bytes.
+        let n = frame.len();
+        for at in [n - 12, n - 1] {
+            let mut bad = frame.clone();
+            bad[at] ^= 0x55;
+            assert!(
+                matches!(
+                    decompress(Compression::Lz4, &bad, 1 << 20),
+                    Err(ProtocolError::Decompression { codec: "lz4", .. })
+                ),
+                "corrupt byte {at}"
+            );
+            assert!(
+                decompress_records(Compression::Lz4, &bad, 1 << 20, false).unwrap() == input[..],
+                "corrupt byte {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_or_corrupt_lz4_frames_fail_as_they_always_did() {
+        use lz4_flex::frame::FrameInfo;
+        let input = [sample(70_000), noise(1000)].concat();
+        let frames = [
+            lz4_frame(FrameInfo::new(), &input),
+            lz4_frame(
+                FrameInfo::new()
+                    .block_checksums(true)
+                    .content_checksum(true)
+                    .content_size(Some(input.len() as u64)),
+                &input,
+            ),
+        ];
+        for frame in &frames {
+            for cut in (0..frame.len())
+                .step_by(97)
+                .chain(frame.len() - 20..frame.len())
+            {
+                let cut_frame = &frame[..cut];
+                assert_eq!(
+                    decompress(Compression::Lz4, cut_frame, 1 << 20),
+                    lz4_streaming(cut_frame, 1 << 20),
+                    "cut at {cut}"
+                );
+                // Without checksum checks there is no panic either.
+                let _ = decompress_records(Compression::Lz4, cut_frame, 1 << 20, false);
+            }
+            for at in (0..frame.len()).step_by(31) {
+                let mut bad = frame.clone();
+                bad[at] = bad[at].wrapping_add(0x3b);
+                assert_eq!(
+                    decompress(Compression::Lz4, &bad, 1 << 20),
+                    lz4_streaming(&bad, 1 << 20),
+                    "corrupt byte {at}"
+                );
+                let _ = decompress_records(Compression::Lz4, &bad, 1 << 20, false);
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_lz4_block_headers_do_not_panic_or_allocate() {
+        let mut frame = BytesMut::new();
+        compress(Compression::Lz4, b"", &mut frame).unwrap();
+        let header = frame[..7].to_vec();
+        for block in [
+            // A compressed block claiming 2 GiB, an uncompressed one too.
+            0x7fff_ffff_u32.to_le_bytes(),
+            0xffff_ffff_u32.to_le_bytes(),
+            // Past the 64 KiB block maximum the header declares.
+            0x0001_0001_u32.to_le_bytes(),
+            // Compressed and uncompressed blocks of 5 bytes with 1 present.
+            5u32.to_le_bytes(),
+            0x8000_0005_u32.to_le_bytes(),
+        ] {
+            let mut bad = header.clone();
+            bad.extend_from_slice(&block);
+            bad.push(0x10);
+            assert_eq!(decompress_lz4_frame(&bad, 1 << 20, false), None);
+            assert!(decompress(Compression::Lz4, &bad, 1 << 20).is_err());
+        }
+        // A compressed block that expands past the limit is too large, not
+        // merely corrupt: one token of 15+ literals... of zeros, then a long
+        // match over them.
+        let zeros = vec![0u8; 100_000];
+        let mut frame = BytesMut::new();
+        compress(Compression::Lz4, &zeros, &mut frame).unwrap();
+        assert_eq!(
+            decompress_lz4_frame(&frame, 1000, false),
+            Some(Err(ProtocolError::DecompressedTooLarge {
+                codec: "lz4",
+                limit: 1000
+            }))
+        );
+    }
+
+    #[test]
+    fn bytes_after_an_lz4_frame_are_left_to_the_stream() {
+        // The streaming decoder stops after the first frame; the direct
+        // path leaves such input to it, so it reads as it always did.
+        let mut two = BytesMut::new();
+        compress(Compression::Lz4, b"first ", &mut two).unwrap();
+        compress(Compression::Lz4, b"second", &mut two).unwrap();
+        assert_eq!(decompress_lz4_frame(&two, 100, true), None);
+        assert_eq!(
+            decompress(Compression::Lz4, &two, 100),
+            lz4_streaming(&two, 100)
+        );
     }
 
     #[test]

@@ -201,6 +201,172 @@ fn zigzag64(value: i64) -> u64 {
     ((value << 1) ^ (value >> 63)) as u64
 }
 
+// Slice-based varints, for hot loops (the record batch codec) that walk a
+// plain `&[u8]` with a position instead of advancing a `Bytes` byte by
+// byte. They read and write exactly what the `Bytes` functions above do
+// and fail the same way.
+
+/// The error a varint read returns at the end of its input: what reading
+/// the next byte with [`get_i8`] reports.
+#[cold]
+fn varint_truncated(what: &'static str) -> ProtocolError {
+    ProtocolError::Truncated {
+        what,
+        needed: 1,
+        remaining: 0,
+    }
+}
+
+/// Reads an unsigned LEB128 varint of at most 5 bytes (32 bits) at `*pos`
+/// in `buf` and advances `*pos` past it; as [`get_unsigned_varint`] does,
+/// bits past the 32nd in a fifth byte are dropped. On error `*pos` is left
+/// unchanged.
+#[inline]
+pub fn read_unsigned_varint(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<u32> {
+    let at = *pos;
+    // Varints of up to three bytes (values below 2^21) are nearly all
+    // record fields: decode them without a loop. Each arm's slice pattern
+    // proves that `at + n <= buf.len()`, so the additions cannot overflow.
+    match buf.get(at..) {
+        Some(&[b0, ..]) if b0 < 0x80 => {
+            *pos = at + 1;
+            Ok(u32::from(b0))
+        }
+        Some(&[b0, b1, ..]) if b1 < 0x80 => {
+            *pos = at + 2;
+            Ok(u32::from(b0 & 0x7f) | u32::from(b1) << 7)
+        }
+        Some(&[b0, b1, b2, ..]) if b2 < 0x80 => {
+            *pos = at + 3;
+            Ok(u32::from(b0 & 0x7f) | u32::from(b1 & 0x7f) << 7 | u32::from(b2) << 14)
+        }
+        _ => read_unsigned_varint_multi(buf, pos, what),
+    }
+}
+
+/// [`read_unsigned_varint`] past its short cases.
+#[cold]
+#[inline(never)]
+fn read_unsigned_varint_multi(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<u32> {
+    let rest = buf.get(*pos..).unwrap_or_default();
+    let mut value: u32 = 0;
+    for (i, &byte) in rest.iter().take(5).enumerate() {
+        value |= u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *pos = pos.saturating_add(i + 1);
+            return Ok(value);
+        }
+    }
+    if rest.len() < 5 {
+        Err(varint_truncated(what))
+    } else {
+        Err(ProtocolError::MalformedVarint { what })
+    }
+}
+
+/// Reads an unsigned LEB128 varlong of at most 10 bytes (64 bits) at
+/// `*pos` in `buf` and advances `*pos` past it, as
+/// [`get_unsigned_varlong`] reads it. On error `*pos` is left unchanged.
+#[inline]
+pub fn read_unsigned_varlong(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<u64> {
+    let at = *pos;
+    // As in `read_unsigned_varint`: the slice patterns bound `at + n`.
+    match buf.get(at..) {
+        Some(&[b0, ..]) if b0 < 0x80 => {
+            *pos = at + 1;
+            Ok(u64::from(b0))
+        }
+        Some(&[b0, b1, ..]) if b1 < 0x80 => {
+            *pos = at + 2;
+            Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+        }
+        Some(&[b0, b1, b2, ..]) if b2 < 0x80 => {
+            *pos = at + 3;
+            Ok(u64::from(b0 & 0x7f) | u64::from(b1 & 0x7f) << 7 | u64::from(b2) << 14)
+        }
+        _ => read_unsigned_varlong_multi(buf, pos, what),
+    }
+}
+
+/// [`read_unsigned_varlong`] past its short cases.
+#[cold]
+#[inline(never)]
+fn read_unsigned_varlong_multi(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<u64> {
+    let rest = buf.get(*pos..).unwrap_or_default();
+    let mut value: u64 = 0;
+    for (i, &byte) in rest.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *pos = pos.saturating_add(i + 1);
+            return Ok(value);
+        }
+    }
+    if rest.len() < 10 {
+        Err(varint_truncated(what))
+    } else {
+        Err(ProtocolError::MalformedVarint { what })
+    }
+}
+
+/// Reads a zigzag-encoded signed varint (32 bits) at `*pos` in `buf`; see
+/// [`read_unsigned_varint`].
+#[inline]
+pub fn read_varint(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<i32> {
+    let raw = read_unsigned_varint(buf, pos, what)?;
+    Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// Reads a zigzag-encoded signed varlong (64 bits) at `*pos` in `buf`; see
+/// [`read_unsigned_varlong`].
+#[inline]
+pub fn read_varlong(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<i64> {
+    let raw = read_unsigned_varlong(buf, pos, what)?;
+    Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+}
+
+/// Writes an unsigned LEB128 varlong at the start of `out` and returns how
+/// many bytes it took, or `None` (having written a prefix of it) if `out`
+/// is too short; [`unsigned_varlong_len`] says how long it will be.
+#[inline]
+pub fn write_unsigned_varlong(out: &mut [u8], mut value: u64) -> Option<usize> {
+    for (written, slot) in out.iter_mut().enumerate() {
+        if value < 0x80 {
+            *slot = value as u8;
+            return Some(written + 1);
+        }
+        *slot = (value as u8) | 0x80;
+        value >>= 7;
+    }
+    None
+}
+
+/// Writes an unsigned LEB128 varint at the start of `out`; see
+/// [`write_unsigned_varlong`].
+#[inline]
+pub fn write_unsigned_varint(out: &mut [u8], value: u32) -> Option<usize> {
+    match out.first_mut() {
+        Some(slot) if value < 0x80 => {
+            *slot = value as u8;
+            Some(1)
+        }
+        _ => write_unsigned_varlong(out, u64::from(value)),
+    }
+}
+
+/// Writes a zigzag-encoded signed varint at the start of `out`; see
+/// [`write_unsigned_varlong`] and [`varint_len`].
+#[inline]
+pub fn write_varint(out: &mut [u8], value: i32) -> Option<usize> {
+    write_unsigned_varint(out, zigzag32(value))
+}
+
+/// Writes a zigzag-encoded signed varlong at the start of `out`; see
+/// [`write_unsigned_varlong`] and [`varlong_len`].
+#[inline]
+pub fn write_varlong(out: &mut [u8], value: i64) -> Option<usize> {
+    write_unsigned_varlong(out, zigzag64(value))
+}
+
 /// Reads a length prefix: `i16` (strings) or `i32` (bytes, arrays) in
 /// classic versions, an unsigned varint holding length + 1 in flexible ones.
 /// Returns `None` for null, and checks the length against the bytes left.
@@ -551,6 +717,128 @@ mod tests {
             get_unsigned_varint(&mut input, "v"),
             Err(ProtocolError::MalformedVarint { what: "v" })
         );
+    }
+
+    /// Values around every varint width boundary, both signs.
+    fn boundary_values() -> Vec<i64> {
+        let mut values = vec![
+            0,
+            1,
+            -1,
+            i64::MIN,
+            i64::MAX,
+            i32::MIN.into(),
+            i32::MAX.into(),
+        ];
+        for bits in 1..63 {
+            let edge = 1i64 << bits;
+            values.extend([edge - 1, edge, edge + 1, -edge, -edge - 1, -edge + 1]);
+        }
+        values
+    }
+
+    #[test]
+    fn slice_varints_read_what_the_bytes_readers_read() {
+        for value in boundary_values() {
+            let mut out = BytesMut::new();
+            put_varlong(&mut out, value);
+            out.put_u8(0xaa);
+            let wire = out.freeze();
+            let mut pos = 0;
+            assert_eq!(read_varlong(&wire, &mut pos, "v"), Ok(value));
+            assert_eq!(pos, varlong_len(value));
+            let mut input = wire.clone();
+            assert_eq!(
+                get_unsigned_varlong(&mut input, "v"),
+                read_unsigned_varlong(&wire, &mut 0, "v")
+            );
+            if let Ok(value) = i32::try_from(value) {
+                let mut out = BytesMut::new();
+                put_varint(&mut out, value);
+                let wire = out.freeze();
+                let mut pos = 0;
+                assert_eq!(read_varint(&wire, &mut pos, "v"), Ok(value));
+                assert_eq!(pos, varint_len(value));
+            }
+            // Every prefix (and every start position) fails or succeeds
+            // exactly as the `Bytes` readers do, and never moves on error.
+            for start in 0..wire.len() {
+                for end in start..=wire.len() {
+                    let slice = &wire[..end];
+                    let mut bytes = wire.slice(start..end);
+                    let mut pos = start;
+                    let got = read_unsigned_varint(slice, &mut pos, "v");
+                    let want = get_unsigned_varint(&mut bytes, "v");
+                    assert_eq!(got, want, "{value} {start}..{end}");
+                    if got.is_ok() {
+                        assert_eq!(end - pos, bytes.len());
+                    } else {
+                        assert_eq!(pos, start);
+                    }
+                    let mut bytes = wire.slice(start..end);
+                    let mut pos = start;
+                    let got = read_unsigned_varlong(slice, &mut pos, "v");
+                    assert_eq!(got, get_unsigned_varlong(&mut bytes, "v"));
+                    if got.is_err() {
+                        assert_eq!(pos, start);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn slice_varints_reject_overlong_and_truncated_input() {
+        let overlong = [0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert_eq!(
+            read_unsigned_varint(&overlong, &mut 0, "v"),
+            Err(ProtocolError::MalformedVarint { what: "v" })
+        );
+        let overlong = [0x80; 11];
+        assert_eq!(
+            read_unsigned_varlong(&overlong, &mut 0, "v"),
+            Err(ProtocolError::MalformedVarint { what: "v" })
+        );
+        let truncated = ProtocolError::Truncated {
+            what: "v",
+            needed: 1,
+            remaining: 0,
+        };
+        assert_eq!(read_varint(&[], &mut 0, "v"), Err(truncated.clone()));
+        assert_eq!(
+            read_varint(&[0x80, 0x80], &mut 0, "v"),
+            Err(truncated.clone())
+        );
+        assert_eq!(
+            read_varlong(&[0xff; 9], &mut 0, "v"),
+            Err(truncated.clone())
+        );
+        // A position past the end is the end.
+        assert_eq!(read_varint(&[1], &mut 5, "v"), Err(truncated));
+        let mut far = usize::MAX;
+        assert!(read_varint(&[1], &mut far, "v").is_err());
+        assert_eq!(far, usize::MAX);
+    }
+
+    #[test]
+    fn slice_varints_write_what_the_bytes_writers_write() {
+        for value in boundary_values() {
+            let mut want = BytesMut::new();
+            put_varlong(&mut want, value);
+            let mut out = [0u8; 12];
+            assert_eq!(write_varlong(&mut out, value), Some(want.len()));
+            assert_eq!(&out[..want.len()], &want[..]);
+            // Too short: no panic, no success.
+            assert_eq!(write_varlong(&mut out[..want.len() - 1], value), None);
+            if let Ok(value) = i32::try_from(value) {
+                let mut want = BytesMut::new();
+                put_varint(&mut want, value);
+                assert_eq!(write_varint(&mut out, value), Some(want.len()));
+                assert_eq!(&out[..want.len()], &want[..]);
+                assert_eq!(write_varint(&mut out[..want.len() - 1], value), None);
+            }
+        }
+        assert_eq!(write_unsigned_varint(&mut [], 0), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::compression::{self, Compression};
 use crate::error::{ProtocolError, Result};
-use crate::primitives::{put_i8, put_varint, put_varlong, varint_len, varlong_len};
+use crate::primitives::{varint_len, varlong_len, write_varint, write_varlong};
 
 /// The largest length a varint length prefix can carry.
 const MAX_VARINT_LENGTH: usize = i32::MAX as usize;
@@ -282,24 +282,41 @@ impl RecordBatchBuilder {
             length: body,
             max: MAX_VARINT_LENGTH,
         })?;
-        self.buf
-            .reserve(varint_len(body_length).saturating_add(body));
+        // The record's exact size is known, so grow the buffer once and
+        // write every field straight into the new bytes: much cheaper than
+        // appending a byte at a time.
         let start = self.buf.len();
-        put_varint(&mut self.buf, body_length);
-        // Record attributes: unused since magic 2, always 0.
-        put_i8(&mut self.buf, 0);
-        put_varlong(&mut self.buf, timestamp_delta);
-        put_varint(&mut self.buf, offset_delta);
-        put_varint_bytes(&mut self.buf, key);
-        put_varint_bytes(&mut self.buf, value);
-        // `record_body_size` checked every length and the header count.
-        put_varint(&mut self.buf, headers.len() as i32);
-        for header in headers {
-            put_varint(&mut self.buf, header.key.len() as i32);
-            self.buf.put_slice(&header.key);
-            put_varint_bytes(&mut self.buf, header.value.as_deref());
+        let total = varint_len(body_length).saturating_add(body);
+        let end = start
+            .checked_add(total)
+            .ok_or_else(|| ProtocolError::InvalidRecord("the batch is too large".into()))?;
+        self.buf.resize(end, 0);
+        let written = self.buf.get_mut(start..).and_then(|out| {
+            let mut out = SliceWriter { out, pos: 0 };
+            out.varint(body_length)?;
+            // Record attributes: unused since magic 2, always 0 (the resize
+            // wrote it).
+            out.skip(1)?;
+            out.varlong(timestamp_delta)?;
+            out.varint(offset_delta)?;
+            out.nullable_bytes(key)?;
+            out.nullable_bytes(value)?;
+            // `record_body_size` checked every length and the header count.
+            out.varint(headers.len() as i32)?;
+            for header in headers {
+                out.varint(header.key.len() as i32)?;
+                out.bytes(&header.key)?;
+                out.nullable_bytes(header.value.as_deref())?;
+            }
+            Some(out.pos)
+        });
+        if written != Some(total) {
+            // Cannot happen: `record_body_size` and the writes agree.
+            self.buf.truncate(start);
+            return Err(ProtocolError::InvalidRecord(
+                "record size computation disagrees with its encoding".into(),
+            ));
         }
-        debug_assert_eq!(self.buf.len() - start, varint_len(body_length) + body);
 
         self.base_timestamp = Some(base_timestamp);
         self.max_timestamp = Some(
@@ -422,14 +439,54 @@ fn record_body_size(
     Ok(size)
 }
 
-/// Writes a nullable varint-prefixed byte string (-1 for null); the length
-/// was checked by [`varint_bytes_len`].
-fn put_varint_bytes(buf: &mut BytesMut, value: Option<&[u8]>) {
-    match value {
-        None => put_varint(buf, -1),
-        Some(bytes) => {
-            put_varint(buf, bytes.len() as i32);
-            buf.put_slice(bytes);
+/// Writes record fields into the bytes reserved for a record; every write
+/// returns `None` instead of running past their end.
+struct SliceWriter<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl SliceWriter<'_> {
+    /// The bytes not written yet.
+    #[inline]
+    fn rest(&mut self) -> Option<&mut [u8]> {
+        self.out.get_mut(self.pos..)
+    }
+
+    #[inline]
+    fn skip(&mut self, count: usize) -> Option<()> {
+        self.pos = self.pos.checked_add(count)?;
+        Some(())
+    }
+
+    #[inline]
+    fn varint(&mut self, value: i32) -> Option<()> {
+        let written = write_varint(self.rest()?, value)?;
+        self.skip(written)
+    }
+
+    #[inline]
+    fn varlong(&mut self, value: i64) -> Option<()> {
+        let written = write_varlong(self.rest()?, value)?;
+        self.skip(written)
+    }
+
+    #[inline]
+    fn bytes(&mut self, bytes: &[u8]) -> Option<()> {
+        self.rest()?.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        self.skip(bytes.len())
+    }
+
+    /// A nullable varint-prefixed byte string (-1 for null); the length was
+    /// checked by [`varint_bytes_len`].
+    #[inline]
+    fn nullable_bytes(&mut self, value: Option<&[u8]>) -> Option<()> {
+        match value {
+            None => self.varint(-1),
+            Some(bytes) => {
+                self.varint(bytes.len() as i32)?;
+                self.bytes(bytes)
+            }
         }
     }
 }

@@ -1175,3 +1175,149 @@ fn a_record_is_about_a_hundred_bytes() {
         std::mem::size_of::<Record>()
     );
 }
+
+/// An uncompressed batch whose records section is `records` and whose
+/// header claims `count` records, with honest length and CRC.
+fn batch_with_records(records: &[u8], count: i32) -> Bytes {
+    let empty = build(&[], Compression::None);
+    let mut raw = BytesMut::from(&empty[..]);
+    raw.put_slice(records);
+    raw[57..61].copy_from_slice(&count.to_be_bytes());
+    let length = (raw.len() - 12) as i32;
+    raw[8..12].copy_from_slice(&length.to_be_bytes());
+    fix_crc(&mut raw);
+    raw.freeze()
+}
+
+/// Decodes `bytes` both ways (whole batch, and record by record from a
+/// view) and checks that they agree; returns the whole-batch result.
+fn decode_both_ways(bytes: &Bytes) -> Result<RecordBatch, ProtocolError> {
+    let batch = decode_one(bytes);
+    if let Ok(view) = RecordBatchView::new(bytes.clone()) {
+        match view.records(&DecodeOptions::default()) {
+            Ok(iter) => {
+                let streamed: Result<Vec<Record>, ProtocolError> = iter.collect();
+                match (&batch, streamed) {
+                    (Ok(batch), Ok(records)) => assert_eq!(batch.records, records),
+                    (Err(error), Err(streamed)) => assert_eq!(*error, streamed),
+                    (batch, streamed) => panic!("{batch:?} but streamed {streamed:?}"),
+                }
+            }
+            Err(error) => assert_eq!(batch.as_ref().err(), Some(&error)),
+        }
+    }
+    batch
+}
+
+#[test]
+fn malformed_records_are_errors_naming_the_field() {
+    // A 17-byte record (null key, 10-byte value) to put first where the
+    // record count check needs more bytes.
+    let ten = [
+        0x20, 0, 0, 0, 1, 0x14, b'0', b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', 0,
+    ];
+    let cases: Vec<(Vec<u8>, i32, &str)> = vec![
+        // The records end inside the second record's length varint.
+        (
+            [&ten[..], &[0x80, 0x80]].concat(),
+            2,
+            "truncated Record.length",
+        ),
+        // A record length past the end, and a negative one.
+        (vec![0x7e, 0, 0, 0, 1, 1, 0], 1, "exceeds Record.length"),
+        (vec![0x03, 0, 0, 0, 1, 1, 0], 1, "negative Record.length"),
+        // A 5-byte varint with its continuation bit still set.
+        (
+            vec![0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0],
+            1,
+            "malformed Record.length",
+        ),
+        // An empty record body, then padding so the count check passes.
+        (
+            vec![0x00, 0, 0, 0, 0, 0, 0],
+            1,
+            "truncated Record.attributes",
+        ),
+        // The body ends inside the timestamp delta.
+        (
+            vec![0x04, 0x00, 0x80, 0, 0, 0, 0],
+            1,
+            "truncated Record.timestampDelta",
+        ),
+        // Key length -2, and 10 with 2 bytes left in the body.
+        (vec![0x0c, 0, 0, 0, 3, 1, 0], 1, "negative Record.key"),
+        (vec![0x0c, 0, 0, 0, 0x14, 1, 0], 1, "exceeds Record.key"),
+        // Value length past the body.
+        (vec![0x0c, 0, 0, 0, 1, 0x14, 0], 1, "exceeds Record.value"),
+        // One header whose key length is -2.
+        (
+            vec![0x10, 0, 0, 0, 1, 1, 2, 3, 1],
+            1,
+            "negative RecordHeader.key",
+        ),
+        // One header whose value length is past the body.
+        (
+            vec![0x10, 0, 0, 0, 1, 1, 2, 0, 0x14],
+            1,
+            "exceeds RecordHeader.value",
+        ),
+        // A byte left in the body after the headers.
+        (vec![0x0e, 0, 0, 0, 1, 1, 0, 9], 1, "trailing Record"),
+    ];
+    for (records, count, expected) in cases {
+        let error = decode_both_ways(&batch_with_records(&records, count)).unwrap_err();
+        let (kind, what) = expected.split_once(' ').unwrap();
+        let matched = match (&error, kind) {
+            (ProtocolError::Truncated { what: w, .. }, "truncated")
+            | (ProtocolError::LengthExceedsInput { what: w, .. }, "exceeds")
+            | (ProtocolError::NegativeLength { what: w, .. }, "negative")
+            | (ProtocolError::MalformedVarint { what: w }, "malformed")
+            | (ProtocolError::TrailingBytes { what: w, .. }, "trailing") => *w == what,
+            _ => false,
+        };
+        assert!(matched, "{expected}: got {error:?}");
+    }
+    // The hand-made records are right when left intact.
+    let batch = decode_both_ways(&batch_with_records(&ten, 1)).unwrap();
+    assert_eq!(batch.records[0].value.as_deref(), Some(&b"0123456789"[..]));
+    assert_eq!(batch.records[0].key, None);
+}
+
+#[test]
+fn no_corruption_or_truncation_of_the_records_makes_the_decoders_disagree_or_panic() {
+    let mut records = sample_records();
+    // Multi-byte varints: a long value and a large timestamp delta.
+    records.push(Record {
+        value: Some(Bytes::from(vec![b'x'; 300])),
+        headers: vec![header("k", Some(b"v"))],
+        ..record(5, T0 + (1 << 40), Some(b"long"), None)
+    });
+    let bytes = build(&records, Compression::None);
+    assert_eq!(decode_both_ways(&bytes).unwrap().records, records);
+    let section = bytes[61..].to_vec();
+    let count = records.len() as i32;
+    for at in 0..section.len() {
+        for flip in [0x01, 0x7f, 0x80, 0xff] {
+            let mut bad = section.clone();
+            bad[at] ^= flip;
+            let _ = decode_both_ways(&batch_with_records(&bad, count));
+        }
+    }
+    for cut in 0..section.len() {
+        for count in [count - 1, count] {
+            let _ = decode_both_ways(&batch_with_records(&section[..cut], count));
+        }
+    }
+}
+
+#[test]
+fn decoded_keys_and_values_are_slices_of_the_decompressed_records() {
+    for codec in [Compression::None, Compression::Lz4] {
+        let records = sample_records();
+        let batch = decode_one(&build(&records, codec)).unwrap();
+        assert_eq!(batch.records, records);
+        // Empty keys and values are empty, not null.
+        assert_eq!(batch.records[3].key.as_deref(), Some(&b""[..]));
+        assert_eq!(batch.records[3].value.as_deref(), Some(&b""[..]));
+    }
+}
