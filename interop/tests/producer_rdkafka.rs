@@ -37,11 +37,11 @@ fn rdkafka_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
         .unwrap()
 }
 
-/// (partition, key, value, headers) of `count` records read by librdkafka.
-fn read_all(
-    consumer: BaseConsumer,
-    count: usize,
-) -> Vec<(i32, i64, Vec<u8>, Vec<u8>, Vec<(String, Vec<u8>)>)> {
+/// A record as librdkafka handed it over: partition, offset, key, value, headers.
+type ReadRecord = (i32, i64, Vec<u8>, Vec<u8>, Vec<(String, Vec<u8>)>);
+
+/// `count` records read by librdkafka.
+fn read_all(consumer: BaseConsumer, count: usize) -> Vec<ReadRecord> {
     let start = Instant::now();
     let mut out = Vec::new();
     while out.len() < count {
