@@ -321,7 +321,7 @@ fn run_case(
 }
 
 /// The librdkafka settings both clients share.
-fn base_config(bootstrap: &str) -> ClientConfig {
+pub(crate) fn base_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
@@ -449,7 +449,7 @@ fn produce_phase(bootstrap: &str, topic: &str, case: &Case, settings: &Settings)
 }
 
 /// A value of `size` bytes: 8 bytes for the record index, then text.
-fn record_value(size: usize) -> Vec<u8> {
+pub(crate) fn record_value(size: usize) -> Vec<u8> {
     const FILLER: &[u8] =
         b"{\"service\":\"orders\",\"event\":\"created\",\"amount\":1234,\"currency\":\"EUR\"} ";
     let mut value = vec![0_u8; 8];
@@ -654,7 +654,7 @@ impl Snapshot {
 /// utime and stime (fields 14 and 15) of a `/proc/.../stat` line. The
 /// second field, the command name in parentheses, may hold spaces, so the
 /// fields are counted from the last `)`.
-fn parse_cpu_ticks(stat: &str) -> Result<(u64, u64)> {
+pub(crate) fn parse_cpu_ticks(stat: &str) -> Result<(u64, u64)> {
     let after_name = stat
         .rfind(')')
         .and_then(|end| stat.get(end + 1..))
@@ -668,7 +668,7 @@ fn parse_cpu_ticks(stat: &str) -> Result<(u64, u64)> {
 
 /// Clock ticks per second of `/proc` CPU times, from `getconf CLK_TCK`;
 /// 100 (what Linux uses everywhere) if that fails.
-fn clock_ticks_per_second() -> f64 {
+pub(crate) fn clock_ticks_per_second() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -681,7 +681,7 @@ fn clock_ticks_per_second() -> f64 {
 }
 
 /// The 1-minute load average, to judge how busy the machine was.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|text| text.split_whitespace().next().map(str::to_owned))
@@ -842,7 +842,7 @@ impl Phase {
 }
 
 /// `812k` or `1.23M`: a rate in a few digits.
-fn human_rate(rate: f64) -> String {
+pub(crate) fn human_rate(rate: f64) -> String {
     if rate >= 1e6 {
         format!("{:.2}M", rate / 1e6)
     } else if rate >= 1e3 {

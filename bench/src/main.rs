@@ -14,6 +14,7 @@ mod args;
 mod broker;
 mod codec;
 mod harness;
+mod producer;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,9 @@ struct Subcommand {
     usage: &'static str,
     /// Runs it with the arguments after its name.
     run: fn(Args) -> Result<()>,
+    /// Left out of `help`: an internal step another subcommand runs (in a
+    /// child process of this binary).
+    hidden: bool,
 }
 
 /// Every benchmark, in the order `help` lists them.
@@ -43,12 +47,28 @@ const SUBCOMMANDS: &[Subcommand] = &[
         about: "encode and decode a 1 MiB record batch: ferrokafka-protocol vs kafka-protocol (crates.io)",
         usage: codec::USAGE,
         run: codec::run,
+        hidden: false,
     },
     Subcommand {
         name: "broker",
         about: "librdkafka producing into and consuming from the bundled broker: rates and CPU, broker vs client",
         usage: broker::USAGE,
         run: broker::run,
+        hidden: false,
+    },
+    Subcommand {
+        name: "producer",
+        about: "ferrokafka's producer vs librdkafka's into the bundled broker: msgs/s, MB/s, CPU per record, peak memory",
+        usage: producer::USAGE,
+        run: producer::run,
+        hidden: false,
+    },
+    Subcommand {
+        name: "producer-case",
+        about: "internal: one client's run of one `producer` case, in a child process",
+        usage: producer::CASE_USAGE,
+        run: producer::run_case_child,
+        hidden: true,
     },
 ];
 
@@ -92,7 +112,7 @@ fn run(mut argv: Vec<String>) -> Result<()> {
 fn print_help() {
     println!("usage: cargo run --release -p ferrokafka-bench -- <subcommand> [options]\n");
     println!("subcommands (each takes --help):");
-    for subcommand in SUBCOMMANDS {
+    for subcommand in SUBCOMMANDS.iter().filter(|sub| !sub.hidden) {
         println!("  {:<8} {}", subcommand.name, subcommand.about);
     }
 }
