@@ -391,17 +391,29 @@ impl PropertyValue {
     }
 }
 
+/// Reads a map of properties (YAML, JSON, ...) as `(name, value)` pairs in a
+/// stable order, so that the same input always reports the same first error.
+/// Every client's configuration deserializes through this and then its own
+/// `from_properties`.
+pub fn deserialize_properties<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<(String, String)>, D::Error> {
+    use serde::Deserialize as _;
+    let map = HashMap::<String, PropertyValue>::deserialize(deserializer)?;
+    let mut entries: Vec<(String, String)> = map
+        .into_iter()
+        .map(|(k, v)| (k, v.to_property_string()))
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
+
 impl<'de> serde::Deserialize<'de> for ClientConfig {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        let map = HashMap::<String, PropertyValue>::deserialize(deserializer)?;
-        let mut entries: Vec<(String, String)> = map
-            .into_iter()
-            .map(|(k, v)| (k, v.to_property_string()))
-            .collect();
-        entries.sort();
-        ClientConfig::from_properties(entries).map_err(serde::de::Error::custom)
+        ClientConfig::from_properties(deserialize_properties(deserializer)?)
+            .map_err(serde::de::Error::custom)
     }
 }
 
