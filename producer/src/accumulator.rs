@@ -34,8 +34,9 @@ use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::fxhash::FxBuildHasher;
 use crate::idempotence::{PartitionSequences, ProducerIdAndEpoch};
-use crate::record::{Completion, RecordMetadata};
+use crate::record::{BatchDelivery, Completion, DeliveryFuture, RecordMetadata, Reply, TopicName};
 
 /// What a Produce request adds around its batches besides them (header,
 /// topic names, partition entries): a generous bound so that drained
@@ -69,6 +70,9 @@ pub(crate) struct ProducerBatch {
     pub(crate) entry: Arc<PartitionEntry>,
     payload: Payload,
     thunks: Vec<Thunk>,
+    /// Where the results of its records sent with a [`DeliveryFuture`] go
+    /// (made with the first such record).
+    delivery: Option<Arc<BatchDelivery>>,
     /// Creation order, shared by the pieces of a split batch.
     pub(crate) id: u64,
     pub(crate) created_at: Instant,
@@ -86,6 +90,41 @@ pub(crate) struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    /// Adds a record's way back, making its future if it wants one.
+    fn push(&mut self, reply: Reply, timestamp: i64) -> Option<DeliveryFuture> {
+        let expected = self.thunks.capacity();
+        self.push_expecting(reply, timestamp, expected)
+    }
+
+    /// Like [`push`](Self::push), sizing a new delivery slot for
+    /// `expected` records.
+    fn push_expecting(
+        &mut self,
+        reply: Reply,
+        timestamp: i64,
+        expected: usize,
+    ) -> Option<DeliveryFuture> {
+        let index = self.thunks.len();
+        let (completion, future) = match reply {
+            Reply::Callback(completion) => (completion, None),
+            Reply::Future => {
+                let delivery = self
+                    .delivery
+                    .get_or_insert_with(|| BatchDelivery::with_capacity(expected))
+                    .clone();
+                (
+                    Completion::future(delivery.clone(), index),
+                    Some(DeliveryFuture::new(delivery, index)),
+                )
+            }
+        };
+        self.thunks.push(Thunk {
+            completion,
+            timestamp,
+        });
+        future
+    }
+
     /// The topic.
     pub(crate) fn topic(&self) -> &str {
         &self.entry.topic
@@ -274,10 +313,9 @@ pub(crate) struct AccumulatorConfig {
     pub(crate) max_request_size: usize,
 }
 
-/// Topic → partition → queue.
 /// Topic → queues indexed by partition (partitions are 0..n, so a vector
 /// saves a hash per record).
-type PartitionMap = HashMap<Arc<str>, Vec<Option<Arc<PartitionEntry>>>>;
+type PartitionMap = HashMap<Arc<str>, Vec<Option<Arc<PartitionEntry>>>, FxBuildHasher>;
 
 /// The per-partition queues of batches waiting to be delivered.
 #[derive(Debug)]
@@ -306,7 +344,7 @@ impl RecordAccumulator {
         RecordAccumulator {
             config,
             batch_limit,
-            partitions: RwLock::new(HashMap::new()),
+            partitions: RwLock::new(HashMap::default()),
             memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
             wakeup: Notify::new(),
             incomplete: Mutex::new(Incomplete::default()),
@@ -354,6 +392,24 @@ impl RecordAccumulator {
         }
     }
 
+    /// Runs `f` on the queue of one partition (created on first use).
+    /// The common case runs under the map's read lock, which saves
+    /// bumping the queue's reference count, a cache line the sender's
+    /// drain shares.
+    pub(crate) fn with_entry<R>(
+        &self,
+        topic: &str,
+        partition: i32,
+        f: impl FnOnce(&Arc<PartitionEntry>) -> R,
+    ) -> R {
+        if let (Ok(index), Ok(map)) = (usize::try_from(partition), self.partitions.read()) {
+            if let Some(Some(entry)) = map.get(topic).and_then(|t| t.get(index)) {
+                return f(entry);
+            }
+        }
+        f(&self.entry(topic, partition))
+    }
+
     /// Every partition queue.
     pub(crate) fn entries(&self) -> Vec<Arc<PartitionEntry>> {
         self.partitions
@@ -362,13 +418,9 @@ impl RecordAccumulator {
             .unwrap_or_default()
     }
 
-    /// Reserves `bytes` of `buffer.memory`, waiting up to `max_block()`
-    /// (asked only when there is no room now).
-    pub(crate) async fn reserve(
-        &self,
-        bytes: usize,
-        max_block: impl FnOnce() -> Duration,
-    ) -> Result<()> {
+    /// Reserves `bytes` of `buffer.memory` if there is room now; `false`
+    /// when there is not (and `reserve` would wait).
+    pub(crate) fn try_reserve(&self, bytes: usize) -> Result<bool> {
         let too_large = || Error::RecordTooLarge {
             size: bytes,
             max: self.config.buffer_memory,
@@ -381,11 +433,29 @@ impl RecordAccumulator {
         match self.memory.try_acquire_many(permits) {
             Ok(permit) => {
                 permit.forget();
-                return Ok(());
+                Ok(true)
             }
-            Err(TryAcquireError::Closed) => return Err(Error::Closed(None)),
-            Err(TryAcquireError::NoPermits) => {}
+            Err(TryAcquireError::Closed) => Err(Error::Closed(None)),
+            Err(TryAcquireError::NoPermits) => Ok(false),
         }
+    }
+
+    /// Reserves `bytes` of `buffer.memory`, waiting up to `max_block()`
+    /// (asked only when there is no room now).
+    pub(crate) async fn reserve(
+        &self,
+        bytes: usize,
+        max_block: impl FnOnce() -> Duration,
+    ) -> Result<()> {
+        if self.try_reserve(bytes)? {
+            return Ok(());
+        }
+        let too_large = || Error::RecordTooLarge {
+            size: bytes,
+            max: self.config.buffer_memory,
+            setting: "buffer.memory",
+        };
+        let permits = u32::try_from(bytes).map_err(|_| too_large())?;
         // Full: make sure the sender is draining, then wait for room.
         self.wakeup.notify_one();
         let max_block = max_block();
@@ -431,7 +501,8 @@ impl RecordAccumulator {
 
     /// Appends a record to its partition's open batch (opening a new one
     /// when there is none or it is full). `reserved` bytes of memory were
-    /// reserved for it and now belong to the batch.
+    /// reserved for it and now belong to the batch. Returns the record's
+    /// [`DeliveryFuture`] when `reply` asks for one.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &self,
@@ -440,9 +511,9 @@ impl RecordAccumulator {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[RecordHeader],
-        completion: Completion,
+        reply: Reply,
         reserved: usize,
-    ) -> Result<()> {
+    ) -> Result<Option<DeliveryFuture>> {
         let mut queue = entry
             .queue
             .lock()
@@ -456,12 +527,9 @@ impl RecordAccumulator {
             if let Payload::Open(builder) = &mut batch.payload {
                 if builder.has_room_for(self.batch_limit, timestamp, key, value, headers) {
                     builder.append(timestamp, key, value, headers)?;
-                    batch.thunks.push(Thunk {
-                        completion,
-                        timestamp,
-                    });
+                    let future = batch.push(reply, timestamp);
                     batch.reserved_bytes = batch.reserved_bytes.saturating_add(reserved);
-                    return Ok(());
+                    return Ok(future);
                 }
             }
         }
@@ -470,13 +538,21 @@ impl RecordAccumulator {
             self.batch_limit.max(RECORD_BATCH_OVERHEAD),
         );
         builder.append(timestamp, key, value, headers)?;
-        let batch = ProducerBatch {
+        // Room for about as many records as fit if they are all the size of
+        // this one (bounded, for tiny records), so the batch does not grow
+        // its vectors record by record.
+        let record_size = builder
+            .size_in_bytes()
+            .saturating_sub(RECORD_BATCH_OVERHEAD)
+            .max(16);
+        let expected = (self.batch_limit.saturating_sub(RECORD_BATCH_OVERHEAD) / record_size)
+            .saturating_add(1)
+            .clamp(1, 1024);
+        let mut batch = ProducerBatch {
             entry: entry.clone(),
             payload: Payload::Open(builder),
-            thunks: vec![Thunk {
-                completion,
-                timestamp,
-            }],
+            thunks: Vec::with_capacity(expected),
+            delivery: None,
             id: self.register_batch(),
             created_at: Instant::now(),
             reserved_bytes: reserved,
@@ -485,12 +561,19 @@ impl RecordAccumulator {
             base_sequence: None,
             maybe_written: false,
         };
+        let future = batch.push_expecting(reply, timestamp, expected);
+        // The sender must look when this starts a linger deadline (the
+        // queue was empty) or when the batch before it just became full
+        // (the queue held one open batch). With more queued, an earlier
+        // full batch already woke it, and finishing that batch's request
+        // makes it drain again.
+        let wake = queue.batches.len() <= 1;
         queue.batches.push_back(batch);
         drop(queue);
-        // A new batch means a new linger deadline, or a full batch before
-        // it: either way the sender must look.
-        self.wakeup.notify_one();
-        Ok(())
+        if wake {
+            self.wakeup.notify_one();
+        }
+        Ok(future)
     }
 
     /// Takes ready batches: per partition at most its first, for brokers
@@ -610,31 +693,46 @@ impl RecordAccumulator {
             ..
         } = batch;
         self.release(reserved_bytes);
-        match result {
-            Ok((base_offset, log_append_time)) => {
-                for (index, thunk) in thunks.into_iter().enumerate() {
-                    let offset = if base_offset >= 0 {
-                        base_offset.saturating_add(index as i64)
+        let topic = TopicName::from(entry.topic.clone());
+        let outcome = |index: usize, timestamp: i64| -> Result<RecordMetadata> {
+            match &result {
+                Ok((base_offset, log_append_time)) => Ok(RecordMetadata {
+                    topic: topic.clone(),
+                    partition: entry.partition,
+                    offset: if *base_offset >= 0 {
+                        base_offset.saturating_add(i64::try_from(index).unwrap_or(i64::MAX))
                     } else {
                         -1
-                    };
-                    let timestamp = if log_append_time >= 0 {
-                        log_append_time
+                    },
+                    timestamp: if *log_append_time >= 0 {
+                        *log_append_time
                     } else {
-                        thunk.timestamp
-                    };
-                    thunk.completion.complete(Ok(RecordMetadata {
-                        topic: entry.topic.to_string(),
-                        partition: entry.partition,
-                        offset,
-                        timestamp,
-                    }));
-                }
+                        timestamp
+                    },
+                }),
+                Err(error) => Err(error.clone()),
             }
-            Err(error) => {
-                for thunk in thunks {
-                    thunk.completion.complete(Err(error.clone()));
+        };
+        let mut thunks = thunks;
+        // The futures' results go in under one lock per batch, and their
+        // tasks are woken once that lock is released; callbacks run after,
+        // outside any lock.
+        let shared = thunks.iter().find_map(|t| t.completion.delivery()).cloned();
+        if let Some(delivery) = shared {
+            let wakers = {
+                let mut state = delivery.lock();
+                for (index, thunk) in thunks.iter_mut().enumerate() {
+                    if let Some(slot) = thunk.completion.take_index_in(&delivery) {
+                        state.set(slot, outcome(index, thunk.timestamp));
+                    }
                 }
+                state.take_ready_wakers()
+            };
+            wakers.into_iter().for_each(std::task::Waker::wake);
+        }
+        for (index, thunk) in thunks.into_iter().enumerate() {
+            if thunk.completion.is_pending() {
+                thunk.completion.complete(outcome(index, thunk.timestamp));
             }
         }
         if let Ok(mut inc) = self.incomplete.lock() {
@@ -741,6 +839,7 @@ impl RecordAccumulator {
                 entry: entry.clone(),
                 payload: Payload::Sealed(sealed),
                 thunks: thunks.by_ref().take(count).collect(),
+                delivery: None,
                 id,
                 created_at,
                 reserved_bytes: reserved,
@@ -848,7 +947,6 @@ mod tests {
     use super::*;
     use ferrokafka_client::metadata::{BrokerInfo, PartitionInfo, TopicInfo};
     use ferrokafka_protocol::{ErrorCode, Uuid};
-    use tokio::sync::oneshot;
 
     fn config() -> AccumulatorConfig {
         AccumulatorConfig {
@@ -905,12 +1003,7 @@ mod tests {
         }
     }
 
-    fn add(
-        acc: &RecordAccumulator,
-        partition: i32,
-        value: &[u8],
-    ) -> oneshot::Receiver<Result<RecordMetadata>> {
-        let (tx, rx) = oneshot::channel();
+    fn add(acc: &RecordAccumulator, partition: i32, value: &[u8]) -> DeliveryFuture {
         let entry = acc.entry("t", partition);
         acc.memory
             .try_acquire_many(value.len() as u32)
@@ -922,19 +1015,19 @@ mod tests {
             None,
             Some(value),
             &[],
-            Completion::future(tx),
+            Reply::Future,
             value.len(),
         )
-        .unwrap();
-        rx
+        .unwrap()
+        .unwrap()
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_batch_waits_for_linger_unless_full() {
         let acc = RecordAccumulator::new(config());
         let m = metadata(2);
-        add(&acc, 0, b"a");
-        add(&acc, 0, b"b");
+        drop(add(&acc, 0, b"a"));
+        drop(add(&acc, 0, b"b"));
         let d = acc.drain(&m, options(Instant::now()), |_| true);
         assert!(d.requests.is_empty());
         assert_eq!(
@@ -949,7 +1042,7 @@ mod tests {
 
         // A full batch goes before linger ends.
         for _ in 0..20 {
-            add(&acc, 1, &[0u8; 100]);
+            drop(add(&acc, 1, &[0u8; 100]));
         }
         let d = acc.drain(&m, options(Instant::now()), |_| true);
         let batches = &d.requests[&1];
@@ -964,7 +1057,7 @@ mod tests {
         let m = metadata(3);
         for p in 0..3 {
             for _ in 0..30 {
-                add(&acc, p, &[1u8; 100]);
+                drop(add(&acc, p, &[1u8; 100]));
             }
         }
         let mut opts = options(Instant::now());
@@ -993,7 +1086,7 @@ mod tests {
         opts.producer = Some(producer);
         opts.flush_all = true;
         for _ in 0..3 {
-            add(&acc, 0, b"x");
+            drop(add(&acc, 0, b"x"));
         }
         let entry = acc.entry("t", 0);
         assert_eq!(entry.queue.lock().unwrap().sequences.next_sequence(), 0);
@@ -1003,7 +1096,7 @@ mod tests {
         first.seal(Some(producer)).unwrap();
         let header = RecordBatchHeader::parse(&first.records()).unwrap();
         assert_eq!((header.producer_id, header.base_sequence), (7, 0));
-        add(&acc, 0, b"y");
+        drop(add(&acc, 0, b"y"));
         let mut d = acc.drain(&m, opts, |_| true);
         let second = d.requests.remove(&1).unwrap().pop().unwrap();
         assert_eq!(second.base_sequence, Some(3));
@@ -1035,12 +1128,12 @@ mod tests {
         let mut m = metadata(1);
         let mut opts = options(Instant::now());
         opts.flush_all = true;
-        add(&acc, 0, b"a");
+        drop(add(&acc, 0, b"a"));
         let d = acc.drain(&m, opts, |_| true);
         assert_eq!(d.requests[&1].len(), 1);
         // The leader moves to broker 2 while the batch is in flight to 1.
         m.topics.get_mut("t").unwrap().partitions[0].leader = 2;
-        add(&acc, 0, b"b");
+        drop(add(&acc, 0, b"b"));
         let d = acc.drain(&m, opts, |_| true);
         assert!(d.requests.is_empty());
         acc.entry("t", 0).queue.lock().unwrap().in_flight = 0;
@@ -1064,7 +1157,7 @@ mod tests {
         for batch in d.expired {
             acc.complete(batch, Err(Error::Closed(None)));
         }
-        assert!(rx.await.unwrap().is_err());
+        assert!(rx.await.is_err());
         assert!(acc.is_empty());
         assert_eq!(acc.available_memory(), 1 << 20);
     }
@@ -1101,19 +1194,20 @@ mod tests {
         let mut builder = RecordBatchBuilder::new(Compression::None);
         let mut thunks = Vec::new();
         let mut receivers = Vec::new();
+        let delivery = BatchDelivery::with_capacity(10);
         for i in 0..10u8 {
             builder.append(1000, None, Some(&[i; 100]), &[]).unwrap();
-            let (tx, rx) = oneshot::channel();
             thunks.push(Thunk {
-                completion: Completion::future(tx),
+                completion: Completion::future(delivery.clone(), usize::from(i)),
                 timestamp: 1000,
             });
-            receivers.push(rx);
+            receivers.push(DeliveryFuture::new(delivery.clone(), usize::from(i)));
         }
         let batch = ProducerBatch {
             entry,
             payload: Payload::Sealed(builder.build().unwrap()),
             thunks,
+            delivery: Some(delivery),
             id: acc.register_batch(),
             created_at: Instant::now(),
             reserved_bytes: 1000,
@@ -1144,14 +1238,14 @@ mod tests {
         assert!(acc.is_empty());
         assert_eq!(acc.available_memory(), (1 << 20) + 1000);
         for rx in receivers {
-            rx.await.unwrap().unwrap();
+            assert_eq!(rx.await.unwrap().topic, "t");
         }
     }
 
     #[tokio::test]
     async fn reset_producer_state_patches_header_and_crc() {
         let acc = RecordAccumulator::new(config());
-        add(&acc, 0, b"x");
+        drop(add(&acc, 0, b"x"));
         let entry = acc.entry("t", 0);
         let mut batch = entry.queue.lock().unwrap().batches.pop_front().unwrap();
         batch.base_sequence = Some(5);

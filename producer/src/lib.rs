@@ -17,6 +17,7 @@
 mod accumulator;
 pub mod config;
 pub mod error;
+mod fxhash;
 mod idempotence;
 pub mod partitioner;
 mod producer;
@@ -29,7 +30,9 @@ pub use error::{Error, Result};
 pub use ferrokafka_protocol::compression::Compression;
 pub use partitioner::{DefaultPartitioner, Partitioner, murmur2, partition_for_key};
 pub use producer::Producer;
-pub use record::{Callback, DeliveryFuture, ProducerRecord, RecordHeader, RecordMetadata};
+pub use record::{
+    Callback, DeliveryFuture, ProducerRecord, RecordHeader, RecordMetadata, TopicName,
+};
 pub use serializer::{
     BytesSerializer, JsonSerializer, Serializer, StringSerializer, TypedProducer,
 };

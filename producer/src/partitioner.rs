@@ -19,6 +19,8 @@ use std::sync::Mutex;
 use ferrokafka_client::backoff::{JitterSource, XorShift};
 use ferrokafka_client::metadata::{PartitionInfo, TopicInfo};
 
+use crate::fxhash::FxBuildHasher;
+
 /// Chooses the partition of records sent without an explicit one.
 pub trait Partitioner: Send + Sync + std::fmt::Debug {
     /// The partition for a record of `topic` (`record_size` is its
@@ -101,7 +103,7 @@ struct Sticky {
 
 #[derive(Debug)]
 struct StickyState {
-    topics: HashMap<String, Sticky>,
+    topics: HashMap<String, Sticky, FxBuildHasher>,
     rng: XorShift,
 }
 
@@ -126,7 +128,7 @@ impl DefaultPartitioner {
             ignore_keys,
             sticky_batch_size: sticky_batch_size.max(1),
             state: Mutex::new(StickyState {
-                topics: HashMap::new(),
+                topics: HashMap::default(),
                 rng,
             }),
         }
@@ -164,21 +166,32 @@ impl DefaultPartitioner {
             return Self::pick(&mut XorShift::from_entropy(), topic_info, None);
         };
         let StickyState { topics, rng } = &mut *state;
-        let valid = |p: i32| topic_info.partitions.iter().any(|info| info.partition == p);
-        // Only the first record of a topic (or one after its partitions
-        // changed) allocates the map entry.
-        if topics.get(topic).is_none_or(|s| !valid(s.partition)) {
-            let partition = Self::pick(rng, topic_info, None);
-            topics.insert(
-                topic.to_string(),
-                Sticky {
-                    partition,
-                    produced_bytes: 0,
-                },
-            );
-        }
-        let Some(sticky) = topics.get_mut(topic) else {
-            return Self::pick(rng, topic_info, None);
+        // Partitions are sorted by index, so the direct look-up nearly
+        // always answers; the scan covers gaps in odd metadata.
+        let valid = |p: i32| {
+            usize::try_from(p)
+                .ok()
+                .and_then(|i| topic_info.partitions.get(i))
+                .is_some_and(|info| info.partition == p)
+                || topic_info.partitions.iter().any(|info| info.partition == p)
+        };
+        // One look-up per record; only the first record of a topic (or one
+        // after its partitions changed) inserts, and only the first
+        // allocates the map entry.
+        let sticky = match topics.get_mut(topic) {
+            Some(sticky) => {
+                if !valid(sticky.partition) {
+                    *sticky = Sticky {
+                        partition: Self::pick(rng, topic_info, None),
+                        produced_bytes: 0,
+                    };
+                }
+                sticky
+            }
+            None => topics.entry(topic.to_string()).or_insert(Sticky {
+                partition: Self::pick(rng, topic_info, None),
+                produced_bytes: 0,
+            }),
         };
         let chosen = sticky.partition;
         sticky.produced_bytes = sticky.produced_bytes.saturating_add(record_size);

@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ferrokafka_client::metadata::TopicInfo;
 use ferrokafka_client::{Client, ClusterMetadata, RetryAction, classify};
 use ferrokafka_protocol::records::RECORD_BATCH_OVERHEAD;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -17,7 +17,7 @@ use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::partitioner::{DefaultPartitioner, Partitioner};
-use crate::record::{Completion, DeliveryFuture, ProducerRecord, RecordMetadata};
+use crate::record::{Completion, DeliveryFuture, ProducerRecord, RecordMetadata, Reply};
 use crate::sender::{Sender, SharedState};
 
 /// The most bytes a record adds to a batch besides its key, value and
@@ -191,9 +191,11 @@ impl Producer {
     /// batch, which may wait (up to `max.block.ms`, without blocking the
     /// thread) for the topic's metadata or for room in `buffer.memory`.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        let (tx, rx) = oneshot::channel();
-        self.send_inner(record, Completion::future(tx)).await?;
-        Ok(DeliveryFuture::new(rx))
+        match self.send_inner(record, Reply::Future).await? {
+            Some(future) => Ok(future),
+            // `append` always makes the future a `Reply::Future` asks for.
+            None => Err(Error::Closed(None)),
+        }
     }
 
     /// Like [`Producer::send`], reporting the delivery to `callback`
@@ -203,11 +205,74 @@ impl Producer {
     where
         F: FnOnce(Result<RecordMetadata>) + Send + 'static,
     {
-        self.send_inner(record, Completion::callback(Box::new(callback)))
-            .await
+        self.send_inner(
+            record,
+            Reply::Callback(Completion::callback(Box::new(callback))),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn send_inner(&self, record: ProducerRecord, completion: Completion) -> Result<()> {
+    /// The per-record work. The common case (topic known, room in
+    /// `buffer.memory`) runs without awaiting; the waits live in boxed
+    /// futures of their own, so this future stays small: callers move it
+    /// into their own state for every record.
+    async fn send_inner(
+        &self,
+        record: ProducerRecord,
+        reply: Reply,
+    ) -> Result<Option<DeliveryFuture>> {
+        let inner = &*self.inner;
+        let size = self.admit(&record)?;
+        // One look-up of the topic in the current metadata answers both
+        // "is it known" and "what are its partitions".
+        let partition = {
+            let current = inner.client.metadata();
+            match current
+                .topic(&record.topic)
+                .filter(|t| Self::knows_topic(t, &record))
+            {
+                Some(topic_info) => Some(self.choose_partition(&record, topic_info, size)?),
+                None => None,
+            }
+        };
+        let Some(partition) = partition else {
+            return Box::pin(self.send_after_metadata(record, reply, size)).await;
+        };
+        if !inner.acc.try_reserve(size)? {
+            let max_block = inner.config.max_block;
+            Box::pin(inner.acc.reserve(size, move || max_block)).await?;
+        }
+        self.append(record, partition, size, reply)
+    }
+
+    /// The rest of `send` for a record whose topic (or partition) the
+    /// metadata does not know yet: waits for it, then for memory, both
+    /// within one `max.block.ms`.
+    async fn send_after_metadata(
+        &self,
+        record: ProducerRecord,
+        reply: Reply,
+        size: usize,
+    ) -> Result<Option<DeliveryFuture>> {
+        let inner = &*self.inner;
+        let deadline = Instant::now() + inner.config.max_block;
+        let metadata = self.wait_for_metadata(&record, deadline).await?;
+        // It returns metadata that lists the topic.
+        let topic_info = metadata.topic(&record.topic).ok_or(Error::Closed(None))?;
+        let partition = self.choose_partition(&record, topic_info, size)?;
+        inner
+            .acc
+            .reserve(size, move || {
+                deadline.saturating_duration_since(Instant::now())
+            })
+            .await?;
+        self.append(record, partition, size, reply)
+    }
+
+    /// Whether the producer takes records now, and the record's size bound
+    /// if it is not too large.
+    fn admit(&self, record: &ProducerRecord) -> Result<usize> {
         let inner = &*self.inner;
         if let Some(fatal) = inner.shared.fatal() {
             return Err(fatal);
@@ -215,9 +280,7 @@ impl Producer {
         if inner.acc.is_closing() {
             return Err(Error::Closed(None));
         }
-        // The clock is read only when `send` has to wait: most calls don't.
-        let mut deadline: Option<Instant> = None;
-        let size = estimate_size(&record);
+        let size = estimate_size(record);
         if size > inner.config.max_request_size {
             return Err(Error::RecordTooLarge {
                 size,
@@ -225,25 +288,27 @@ impl Producer {
                 setting: "max.request.size",
             });
         }
-        let metadata = match self.known_metadata(&record) {
-            Some(metadata) => metadata,
-            None => {
-                let until =
-                    *deadline.get_or_insert_with(|| Instant::now() + inner.config.max_block);
-                self.wait_for_metadata(&record, until).await?
-            }
-        };
-        // Both paths above return metadata that lists the topic.
-        let Some(topic_info) = metadata.topic(&record.topic) else {
-            return Err(Error::Closed(None));
-        };
+        Ok(size)
+    }
+
+    /// The record's partition: its explicit one or the partitioner's
+    /// choice, checked against the topic's metadata.
+    fn choose_partition(
+        &self,
+        record: &ProducerRecord,
+        topic_info: &TopicInfo,
+        size: usize,
+    ) -> Result<i32> {
         let partition = match record.partition {
             Some(partition) => partition,
-            None => inner.partitioner.partition(
+            // The record's own bytes, without the batch header `size`
+            // counts for a batch of one: the sticky partitioner adds these
+            // up to `batch.size`, so they should be what the batch holds.
+            None => self.inner.partitioner.partition(
                 &record.topic,
                 record.key.as_deref(),
                 record.value.as_deref(),
-                size,
+                size.saturating_sub(RECORD_BATCH_OVERHEAD),
                 topic_info,
             ),
         };
@@ -264,26 +329,33 @@ impl Producer {
                 count: topic_info.partitions.len(),
             });
         }
-        let max_block = inner.config.max_block;
-        inner
-            .acc
-            .reserve(size, move || {
-                deadline.map_or(max_block, |d| d.saturating_duration_since(Instant::now()))
-            })
-            .await?;
+        Ok(partition)
+    }
+
+    /// Appends a record whose `size` bytes of memory are reserved; gives
+    /// them back if that fails.
+    fn append(
+        &self,
+        record: ProducerRecord,
+        partition: i32,
+        size: usize,
+        reply: Reply,
+    ) -> Result<Option<DeliveryFuture>> {
+        let acc = &*self.inner.acc;
         let timestamp = record.timestamp.unwrap_or_else(now_millis);
-        let entry = inner.acc.entry(&record.topic, partition);
-        let appended = inner.acc.append(
-            &entry,
-            timestamp,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &record.headers,
-            completion,
-            size,
-        );
+        let appended = acc.with_entry(&record.topic, partition, |entry| {
+            acc.append(
+                entry,
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &record.headers,
+                reply,
+                size,
+            )
+        });
         if appended.is_err() {
-            inner.acc.release(size);
+            acc.release(size);
         }
         appended
     }
@@ -291,18 +363,18 @@ impl Producer {
     /// Whether `metadata` knows the record's topic (and its explicit
     /// partition, if any).
     fn knows(metadata: &ClusterMetadata, record: &ProducerRecord) -> bool {
-        metadata.topic(&record.topic).is_some_and(|t| {
-            !t.partitions.is_empty()
-                && record
-                    .partition
-                    .is_none_or(|p| t.partitions.iter().any(|info| info.partition == p))
-        })
+        metadata
+            .topic(&record.topic)
+            .is_some_and(|t| Self::knows_topic(t, record))
     }
 
-    /// The current metadata, if it knows the record's topic already.
-    fn known_metadata(&self, record: &ProducerRecord) -> Option<Arc<ClusterMetadata>> {
-        let metadata = self.inner.client.metadata();
-        Self::knows(&metadata, record).then_some(metadata)
+    /// Whether the topic's metadata lists partitions (and the record's
+    /// explicit partition, if any).
+    fn knows_topic(topic: &TopicInfo, record: &ProducerRecord) -> bool {
+        !topic.partitions.is_empty()
+            && record
+                .partition
+                .is_none_or(|p| topic.partitions.iter().any(|info| info.partition == p))
     }
 
     /// Metadata that knows the record's topic, waiting for it (and
