@@ -87,6 +87,9 @@ pub(crate) struct ProducerBatch {
     /// A send failed without an answer (lost connection, timeout), so the
     /// broker may have appended the batch.
     pub(crate) maybe_written: bool,
+    /// Closed for appends: another record like its last would not fit
+    /// (Java's `closeForRecordAppends`), so it is ready to drain at once.
+    full: bool,
 }
 
 impl ProducerBatch {
@@ -269,6 +272,17 @@ struct Incomplete {
     live: BTreeMap<u64, usize>,
 }
 
+/// What [`RecordAccumulator::append`] did with a record.
+#[derive(Debug)]
+pub(crate) struct Appended {
+    /// The record's future, if its reply asked for one.
+    pub(crate) future: Option<DeliveryFuture>,
+    /// The bytes the record took in its batch.
+    pub(crate) bytes: usize,
+    /// The batch takes no more records: a sticky partitioner moves on.
+    pub(crate) batch_full: bool,
+}
+
 /// What one [`RecordAccumulator::drain`] pass found.
 #[derive(Debug, Default)]
 pub(crate) struct Drained {
@@ -392,24 +406,6 @@ impl RecordAccumulator {
         }
     }
 
-    /// Runs `f` on the queue of one partition (created on first use).
-    /// The common case runs under the map's read lock, which saves
-    /// bumping the queue's reference count, a cache line the sender's
-    /// drain shares.
-    pub(crate) fn with_entry<R>(
-        &self,
-        topic: &str,
-        partition: i32,
-        f: impl FnOnce(&Arc<PartitionEntry>) -> R,
-    ) -> R {
-        if let (Ok(index), Ok(map)) = (usize::try_from(partition), self.partitions.read()) {
-            if let Some(Some(entry)) = map.get(topic).and_then(|t| t.get(index)) {
-                return f(entry);
-            }
-        }
-        f(&self.entry(topic, partition))
-    }
-
     /// Every partition queue.
     pub(crate) fn entries(&self) -> Vec<Arc<PartitionEntry>> {
         self.partitions
@@ -501,8 +497,11 @@ impl RecordAccumulator {
 
     /// Appends a record to its partition's open batch (opening a new one
     /// when there is none or it is full). `reserved` bytes of memory were
-    /// reserved for it and now belong to the batch. Returns the record's
-    /// [`DeliveryFuture`] when `reply` asks for one.
+    /// reserved for it and now belong to the batch; they are at least the
+    /// bytes the record takes in a batch (the producer reserves an upper
+    /// bound). Returns the record's
+    /// [`DeliveryFuture`] when `reply` asks for one, the bytes the record
+    /// took in the batch and whether that filled the batch.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &self,
@@ -513,7 +512,7 @@ impl RecordAccumulator {
         headers: &[RecordHeader],
         reply: Reply,
         reserved: usize,
-    ) -> Result<Option<DeliveryFuture>> {
+    ) -> Result<Appended> {
         let mut queue = entry
             .queue
             .lock()
@@ -524,12 +523,36 @@ impl RecordAccumulator {
             return Err(Error::Closed(None));
         }
         if let Some(batch) = queue.batches.back_mut() {
-            if let Payload::Open(builder) = &mut batch.payload {
-                if builder.has_room_for(self.batch_limit, timestamp, key, value, headers) {
+            if let (Payload::Open(builder), false) = (&mut batch.payload, batch.full) {
+                let before = builder.size_in_bytes();
+                // `reserved` bounds the record's bytes from above, which
+                // nearly always answers without sizing the record twice.
+                if before.saturating_add(reserved) <= self.batch_limit
+                    || builder.has_room_for(self.batch_limit, timestamp, key, value, headers)
+                {
                     builder.append(timestamp, key, value, headers)?;
+                    let after = builder.size_in_bytes();
+                    let bytes = after.saturating_sub(before);
+                    // KIP-794 counts what was actually appended; a batch
+                    // that cannot take another record like this one is
+                    // closed, so it drains now and the sticky partitioner
+                    // moves on.
+                    let full = after.saturating_add(bytes) > self.batch_limit;
                     let future = batch.push(reply, timestamp);
                     batch.reserved_bytes = batch.reserved_bytes.saturating_add(reserved);
-                    return Ok(future);
+                    batch.full = full;
+                    // Waiting for linger no more: the sender must look
+                    // unless an earlier full batch already made it.
+                    let wake = full && queue.batches.len() == 1;
+                    drop(queue);
+                    if wake {
+                        self.wakeup.notify_one();
+                    }
+                    return Ok(Appended {
+                        future,
+                        bytes,
+                        batch_full: full,
+                    });
                 }
             }
         }
@@ -541,13 +564,14 @@ impl RecordAccumulator {
         // Room for about as many records as fit if they are all the size of
         // this one (bounded, for tiny records), so the batch does not grow
         // its vectors record by record.
-        let record_size = builder
+        let bytes = builder
             .size_in_bytes()
-            .saturating_sub(RECORD_BATCH_OVERHEAD)
-            .max(16);
+            .saturating_sub(RECORD_BATCH_OVERHEAD);
+        let record_size = bytes.max(16);
         let expected = (self.batch_limit.saturating_sub(RECORD_BATCH_OVERHEAD) / record_size)
             .saturating_add(1)
             .clamp(1, 1024);
+        let full = builder.size_in_bytes().saturating_add(bytes) > self.batch_limit;
         let mut batch = ProducerBatch {
             entry: entry.clone(),
             payload: Payload::Open(builder),
@@ -560,20 +584,30 @@ impl RecordAccumulator {
             retry_at: None,
             base_sequence: None,
             maybe_written: false,
+            full,
         };
         let future = batch.push_expecting(reply, timestamp, expected);
         // The sender must look when this starts a linger deadline (the
-        // queue was empty) or when the batch before it just became full
-        // (the queue held one open batch). With more queued, an earlier
-        // full batch already woke it, and finishing that batch's request
-        // makes it drain again.
-        let wake = queue.batches.len() <= 1;
+        // queue was empty), when the batch before it just became full by
+        // overflowing (the queue held one open batch not marked full), or
+        // when this one is full at once. With more queued, an earlier full
+        // batch already woke it, and finishing that batch's request makes
+        // it drain again.
+        let wake = full
+            || match queue.batches.back() {
+                None => true,
+                Some(last) => queue.batches.len() == 1 && !last.full,
+            };
         queue.batches.push_back(batch);
         drop(queue);
         if wake {
             self.wakeup.notify_one();
         }
-        Ok(future)
+        Ok(Appended {
+            future,
+            bytes,
+            batch_full: full,
+        })
     }
 
     /// Takes ready batches: per partition at most its first, for brokers
@@ -628,7 +662,8 @@ impl RecordAccumulator {
                 wake(&mut drained, at);
                 continue;
             }
-            let full = queue.batches.len() > 1 || first.size_in_bytes() >= self.batch_limit;
+            let full =
+                queue.batches.len() > 1 || first.full || first.size_in_bytes() >= self.batch_limit;
             let linger_end = first.created_at + self.config.linger;
             let ready = full || options.flush_all || first.is_sealed() || linger_end <= now;
             if !ready {
@@ -847,6 +882,7 @@ impl RecordAccumulator {
                 retry_at: None,
                 base_sequence: piece_sequence,
                 maybe_written: false,
+                full: false,
             });
         }
         if let Ok(mut inc) = self.incomplete.lock() {
@@ -1005,21 +1041,13 @@ mod tests {
 
     fn add(acc: &RecordAccumulator, partition: i32, value: &[u8]) -> DeliveryFuture {
         let entry = acc.entry("t", partition);
-        acc.memory
-            .try_acquire_many(value.len() as u32)
+        // What the producer reserves: an upper bound of the record's bytes.
+        let size = RECORD_BATCH_OVERHEAD + 21 + value.len();
+        acc.memory.try_acquire_many(size as u32).unwrap().forget();
+        acc.append(&entry, 1000, None, Some(value), &[], Reply::Future, size)
             .unwrap()
-            .forget();
-        acc.append(
-            &entry,
-            1000,
-            None,
-            Some(value),
-            &[],
-            Reply::Future,
-            value.len(),
-        )
-        .unwrap()
-        .unwrap()
+            .future
+            .unwrap()
     }
 
     #[tokio::test(start_paused = true)]
@@ -1049,6 +1077,43 @@ mod tests {
         assert_eq!(batches.len(), 1);
         assert!(batches[0].record_count() < 20);
         assert!(batches[0].size_in_bytes() <= 1000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_without_room_for_another_such_record_is_closed_and_ready() {
+        let acc = RecordAccumulator::new(config());
+        let m = metadata(1);
+        let entry = acc.entry("t", 0);
+        let mut appended = Vec::new();
+        for _ in 0..8 {
+            acc.memory.try_acquire_many(200).unwrap().forget();
+            appended.push(
+                acc.append(
+                    &entry,
+                    1000,
+                    None,
+                    Some(&[0u8; 100]),
+                    &[],
+                    Reply::Future,
+                    200,
+                )
+                .unwrap(),
+            );
+        }
+        // 61 + 8 * 109 bytes: the eighth record leaves less than another
+        // record's bytes of the 1000.
+        let full_at = appended.iter().position(|a| a.batch_full);
+        assert!(appended.iter().all(|a| a.bytes == 109), "{appended:?}");
+        assert_eq!(full_at, Some(7));
+        assert_eq!(entry.queue.lock().unwrap().batches.len(), 1);
+        // Ready before linger ends.
+        let d = acc.drain(&m, options(Instant::now()), |_| true);
+        assert_eq!(d.requests[&1][0].record_count(), 8);
+        // The next record opens a new batch.
+        drop(add(&acc, 0, b"x"));
+        assert_eq!(entry.queue.lock().unwrap().batches.len(), 1);
+        let d = acc.drain(&m, options(Instant::now()), |_| true);
+        assert!(d.requests.is_empty());
     }
 
     #[tokio::test(start_paused = true)]
@@ -1215,6 +1280,7 @@ mod tests {
             retry_at: None,
             base_sequence: Some(40),
             maybe_written: false,
+            full: false,
         };
         let producer = ProducerIdAndEpoch {
             producer_id: 1,

@@ -9,7 +9,11 @@
 //! - Unkeyed records: the uniform sticky partitioner (KIP-480, KIP-794):
 //!   stay on one partition until about `batch.size` bytes went to it, then
 //!   switch to another chosen uniformly among those with a leader, so that
-//!   batches fill up instead of each partition getting a sliver.
+//!   batches fill up instead of each partition getting a sliver. The
+//!   producer's built-in partitioning (`TopicSticky`) counts the bytes
+//!   each record actually took and switches as soon as the accumulator
+//!   reports the partition's batch full; [`DefaultPartitioner`], the same
+//!   strategy behind the trait, can only count the estimates it is given.
 //!
 //! [`Partitioner`] is the seam for custom strategies.
 
@@ -221,6 +225,65 @@ impl Partitioner for DefaultPartitioner {
     }
 }
 
+/// The built-in partitioner's sticky state for one topic, as the
+/// producer keeps it beside the topic's partition queues: the same choice
+/// as [`DefaultPartitioner`], but fed with the bytes each record actually
+/// took in its batch and told when the batch filled up (KIP-794), so a
+/// partition gets a full batch before the next one is chosen.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicSticky {
+    current: Option<Sticky>,
+    rng: XorShift,
+}
+
+impl TopicSticky {
+    /// No partition chosen yet.
+    pub(crate) fn new() -> Self {
+        TopicSticky {
+            current: None,
+            rng: XorShift::from_entropy(),
+        }
+    }
+
+    /// The partition for the next unkeyed record, choosing one if there is
+    /// none yet or `valid` rejects the current one.
+    pub(crate) fn partition(&mut self, topic_info: &TopicInfo, valid: impl Fn(i32) -> bool) -> i32 {
+        match self.current {
+            Some(sticky) if valid(sticky.partition) => sticky.partition,
+            _ => {
+                let partition = DefaultPartitioner::pick(&mut self.rng, topic_info, None);
+                self.current = Some(Sticky {
+                    partition,
+                    produced_bytes: 0,
+                });
+                partition
+            }
+        }
+    }
+
+    /// Counts `bytes` appended to the current partition and switches once
+    /// its batch is full or `batch_size` bytes went to it.
+    pub(crate) fn appended(
+        &mut self,
+        bytes: usize,
+        batch_full: bool,
+        batch_size: usize,
+        topic_info: &TopicInfo,
+    ) {
+        let Some(sticky) = &mut self.current else {
+            return;
+        };
+        sticky.produced_bytes = sticky.produced_bytes.saturating_add(bytes);
+        if batch_full || sticky.produced_bytes >= batch_size.max(1) {
+            let chosen = sticky.partition;
+            *sticky = Sticky {
+                partition: DefaultPartitioner::pick(&mut self.rng, topic_info, Some(chosen)),
+                produced_bytes: 0,
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +365,29 @@ mod tests {
                 assert!(*c > 1000, "{counts:?}");
             }
         }
+    }
+
+    #[test]
+    fn topic_sticky_switches_when_the_batch_fills_or_a_batch_worth_went() {
+        let info = topic(4, &[]);
+        let mut sticky = TopicSticky::new();
+        let first = sticky.partition(&info, |_| true);
+        sticky.appended(100, false, 1000, &info);
+        assert_eq!(sticky.partition(&info, |_| true), first);
+        // The accumulator says the batch is full: move on at once.
+        sticky.appended(100, true, 1000, &info);
+        let second = sticky.partition(&info, |_| true);
+        assert_ne!(second, first);
+        // Without a full batch, a batch worth of bytes moves it on too.
+        for _ in 0..9 {
+            sticky.appended(100, false, 1000, &info);
+            assert_eq!(sticky.partition(&info, |_| true), second);
+        }
+        sticky.appended(100, false, 1000, &info);
+        assert_ne!(sticky.partition(&info, |_| true), second);
+        // A partition the metadata no longer lists is replaced.
+        let current = sticky.partition(&info, |_| true);
+        assert_ne!(sticky.partition(&info, |p| p != current), current);
     }
 
     #[test]

@@ -3,8 +3,14 @@
 //! them. `send` does the per-record work on the caller's task: metadata
 //! lookup, partitioning, memory reservation and the append into the open
 //! batch. Everything after that is the sender's.
+//!
+//! The common case of `send` costs one look-up: a per-topic cache, rebuilt
+//! whenever the cluster metadata changes, holds the topic's partitions,
+//! their queues and the built-in sticky partitioner's state. One wall-clock
+//! read per record gives its default timestamp.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrokafka_client::metadata::TopicInfo;
@@ -13,10 +19,11 @@ use ferrokafka_protocol::records::RECORD_BATCH_OVERHEAD;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
+use crate::accumulator::{AccumulatorConfig, PartitionEntry, RecordAccumulator};
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
-use crate::partitioner::{DefaultPartitioner, Partitioner};
+use crate::fxhash::FxBuildHasher;
+use crate::partitioner::{Partitioner, TopicSticky, partition_for_key};
 use crate::record::{Completion, DeliveryFuture, ProducerRecord, RecordMetadata, Reply};
 use crate::sender::{Sender, SharedState};
 
@@ -32,7 +39,11 @@ struct Inner {
     config: Arc<ProducerConfig>,
     acc: Arc<RecordAccumulator>,
     shared: Arc<SharedState>,
-    partitioner: Arc<dyn Partitioner>,
+    /// A custom partitioner; `None` for the built-in one, whose sticky
+    /// state lives in each [`TopicCache`].
+    partitioner: Option<Arc<dyn Partitioner>>,
+    /// What `send` needs of each topic, for the current metadata.
+    topics: RwLock<HashMap<Arc<str>, Arc<TopicCache>, FxBuildHasher>>,
     sender: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -44,6 +55,34 @@ impl Drop for Inner {
         if self.owns_client {
             self.client.close();
         }
+    }
+}
+
+/// What `send` needs of one topic, built from one metadata snapshot so
+/// that the common case costs one look-up: the partitions, their queues
+/// and the built-in partitioner's sticky state.
+#[derive(Debug)]
+struct TopicCache {
+    /// The snapshot this was built from; a newer one rebuilds it.
+    metadata: Arc<ClusterMetadata>,
+    /// The topic's partitions in that snapshot (at least one).
+    info: TopicInfo,
+    /// Partition queues by partition number; `None` where the metadata
+    /// lists no such partition.
+    entries: Vec<Option<Arc<PartitionEntry>>>,
+    /// The built-in partitioner's state for unkeyed records. Held while
+    /// such a record is appended, so the choice and the bytes it counts
+    /// stay together.
+    sticky: Mutex<TopicSticky>,
+}
+
+impl TopicCache {
+    /// The queue of `partition`, if the metadata lists it.
+    fn entry(&self, partition: i32) -> Option<&Arc<PartitionEntry>> {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .and_then(Option::as_ref)
     }
 }
 
@@ -152,12 +191,6 @@ impl Producer {
         let shared = Arc::new(SharedState::default());
         let sender = Sender::new(client.clone(), config.clone(), acc.clone(), shared.clone());
         let handle = runtime.spawn(sender.run());
-        let partitioner = partitioner.unwrap_or_else(|| {
-            Arc::new(DefaultPartitioner::new(
-                config.batch_size,
-                config.partitioner_ignore_keys,
-            ))
-        });
         Ok(Producer {
             inner: Arc::new(Inner {
                 client,
@@ -166,6 +199,7 @@ impl Producer {
                 acc,
                 shared,
                 partitioner,
+                topics: RwLock::new(HashMap::default()),
                 sender: Mutex::new(Some(handle)),
             }),
         })
@@ -222,34 +256,63 @@ impl Producer {
         record: ProducerRecord,
         reply: Reply,
     ) -> Result<Option<DeliveryFuture>> {
-        let inner = &*self.inner;
         let size = self.admit(&record)?;
-        // One look-up of the topic in the current metadata answers both
-        // "is it known" and "what are its partitions".
-        let partition = {
-            let current = inner.client.metadata();
-            match current
-                .topic(&record.topic)
-                .filter(|t| Self::knows_topic(t, &record))
-            {
-                Some(topic_info) => Some(self.choose_partition(&record, topic_info, size)?),
-                None => None,
-            }
-        };
-        let Some(partition) = partition else {
-            return Box::pin(self.send_after_metadata(record, reply, size)).await;
-        };
-        if !inner.acc.try_reserve(size)? {
-            let max_block = inner.config.max_block;
-            Box::pin(inner.acc.reserve(size, move || max_block)).await?;
+        match self.try_append_now(&record, size, reply)? {
+            Ok(appended) => Ok(appended),
+            Err(reply) => Box::pin(self.send_after_waiting(record, reply, size)).await,
         }
-        self.append(record, partition, size, reply)
+    }
+
+    /// The common case of `send`: the topic (and the explicit partition,
+    /// if any) is known and `buffer.memory` has room now. Gives the reply
+    /// back when the record has to wait for either.
+    fn try_append_now(
+        &self,
+        record: &ProducerRecord,
+        size: usize,
+        reply: Reply,
+    ) -> Result<std::result::Result<Option<DeliveryFuture>, Reply>> {
+        let inner = &*self.inner;
+        let metadata = inner.client.metadata();
+        // The common case runs under the map's read lock: no reference
+        // count to bump on a cache line other threads share.
+        if let Ok(topics) = inner.topics.read() {
+            if let Some(cache) = topics
+                .get(record.topic.as_str())
+                .filter(|c| Arc::ptr_eq(&c.metadata, &metadata))
+            {
+                return self.append_if_room(cache, record, size, reply);
+            }
+        }
+        match self.topic_cache(&metadata, &record.topic) {
+            Some(cache) => self.append_if_room(&cache, record, size, reply),
+            None => Ok(Err(reply)),
+        }
+    }
+
+    /// Appends the record if its partition is known and `buffer.memory`
+    /// has room now; gives the reply back otherwise.
+    fn append_if_room(
+        &self,
+        cache: &TopicCache,
+        record: &ProducerRecord,
+        size: usize,
+        reply: Reply,
+    ) -> Result<std::result::Result<Option<DeliveryFuture>, Reply>> {
+        if record.partition.is_some_and(|p| cache.entry(p).is_none()) {
+            return Ok(Err(reply));
+        }
+        if !self.inner.acc.try_reserve(size)? {
+            return Ok(Err(reply));
+        }
+        self.append(cache, record, size, reply).map(Ok)
     }
 
     /// The rest of `send` for a record whose topic (or partition) the
-    /// metadata does not know yet: waits for it, then for memory, both
+    /// metadata does not know yet, or that finds no room in
+    /// `buffer.memory`: waits for the metadata, then for memory, both
     /// within one `max.block.ms`.
-    async fn send_after_metadata(
+    async fn send_after_waiting(
         &self,
         record: ProducerRecord,
         reply: Reply,
@@ -257,17 +320,82 @@ impl Producer {
     ) -> Result<Option<DeliveryFuture>> {
         let inner = &*self.inner;
         let deadline = Instant::now() + inner.config.max_block;
-        let metadata = self.wait_for_metadata(&record, deadline).await?;
-        // It returns metadata that lists the topic.
-        let topic_info = metadata.topic(&record.topic).ok_or(Error::Closed(None))?;
-        let partition = self.choose_partition(&record, topic_info, size)?;
+        let current = inner.client.metadata();
+        let metadata = if Self::knows(&current, &record) {
+            // Only memory was short.
+            current
+        } else {
+            self.wait_for_metadata(&record, deadline).await?
+        };
         inner
             .acc
             .reserve(size, move || {
                 deadline.saturating_duration_since(Instant::now())
             })
             .await?;
-        self.append(record, partition, size, reply)
+        // The metadata may have changed while this waited for memory; the
+        // snapshot it waited for lists the topic either way.
+        let current = inner.client.metadata();
+        let cache = match self.topic_cache(&current, &record.topic) {
+            Some(cache) => Some(cache),
+            None => self.topic_cache(&metadata, &record.topic),
+        };
+        let Some(cache) = cache else {
+            inner.acc.release(size);
+            return Err(Error::Closed(None));
+        };
+        self.append(&cache, &record, size, reply)
+    }
+
+    /// The topic's cache for `metadata`, built (or rebuilt after a
+    /// metadata change) when needed; `None` if `metadata` lists no
+    /// partitions of the topic.
+    fn topic_cache(&self, metadata: &Arc<ClusterMetadata>, topic: &str) -> Option<Arc<TopicCache>> {
+        let inner = &*self.inner;
+        let previous = match inner.topics.read() {
+            Ok(topics) => match topics.get(topic) {
+                Some(cache) if Arc::ptr_eq(&cache.metadata, metadata) => {
+                    return Some(cache.clone());
+                }
+                other => other.cloned(),
+            },
+            Err(_) => None,
+        };
+        let info = metadata.topic(topic).filter(|t| !t.partitions.is_empty())?;
+        let mut entries: Vec<Option<Arc<PartitionEntry>>> = Vec::new();
+        for p in &info.partitions {
+            let Ok(index) = usize::try_from(p.partition) else {
+                continue;
+            };
+            if entries.len() <= index {
+                entries.resize(index.saturating_add(1), None);
+            }
+            if let Some(slot) = entries.get_mut(index) {
+                *slot = Some(inner.acc.entry(topic, p.partition));
+            }
+        }
+        // The sticky partition carries over (it is checked against the new
+        // partitions when next used).
+        let sticky = previous
+            .and_then(|old| old.sticky.lock().ok().map(|s| s.clone()))
+            .unwrap_or_else(TopicSticky::new);
+        let name = entries
+            .iter()
+            .flatten()
+            .next()
+            .map_or_else(|| Arc::from(topic), |e| e.topic.clone());
+        let cache = Arc::new(TopicCache {
+            metadata: metadata.clone(),
+            info: info.clone(),
+            entries,
+            sticky: Mutex::new(sticky),
+        });
+        // Whoever built last wins; a cache of older metadata is rebuilt on
+        // its next use.
+        if let Ok(mut topics) = inner.topics.write() {
+            topics.insert(name, cache.clone());
+        }
+        Some(cache)
     }
 
     /// Whether the producer takes records now, and the record's size bound
@@ -291,69 +419,76 @@ impl Producer {
         Ok(size)
     }
 
-    /// The record's partition: its explicit one or the partitioner's
-    /// choice, checked against the topic's metadata.
-    fn choose_partition(
-        &self,
-        record: &ProducerRecord,
-        topic_info: &TopicInfo,
-        size: usize,
-    ) -> Result<i32> {
-        let partition = match record.partition {
-            Some(partition) => partition,
-            // The record's own bytes, without the batch header `size`
-            // counts for a batch of one: the sticky partitioner adds these
-            // up to `batch.size`, so they should be what the batch holds.
-            None => self.inner.partitioner.partition(
-                &record.topic,
-                record.key.as_deref(),
-                record.value.as_deref(),
-                size.saturating_sub(RECORD_BATCH_OVERHEAD),
-                topic_info,
-            ),
-        };
-        // Partitions are sorted by index, so the direct look-up nearly
-        // always answers; the scan covers gaps in odd metadata.
-        let exists = usize::try_from(partition)
-            .ok()
-            .and_then(|i| topic_info.partitions.get(i))
-            .is_some_and(|p| p.partition == partition)
-            || topic_info
-                .partitions
-                .iter()
-                .any(|p| p.partition == partition);
-        if !exists {
-            return Err(Error::InvalidPartition {
-                topic: record.topic.clone(),
-                partition,
-                count: topic_info.partitions.len(),
-            });
-        }
-        Ok(partition)
-    }
-
-    /// Appends a record whose `size` bytes of memory are reserved; gives
-    /// them back if that fails.
+    /// Picks the record's partition (its explicit one, the custom
+    /// partitioner's choice, murmur2 of its key, or the sticky one) and
+    /// appends it there. Its `size` bytes of memory are reserved; they are
+    /// given back if this fails.
     fn append(
         &self,
-        record: ProducerRecord,
-        partition: i32,
+        cache: &TopicCache,
+        record: &ProducerRecord,
         size: usize,
         reply: Reply,
     ) -> Result<Option<DeliveryFuture>> {
-        let acc = &*self.inner.acc;
+        let inner = &*self.inner;
+        let acc = &*inner.acc;
+        // One clock read per record, and only when it has no timestamp.
         let timestamp = record.timestamp.unwrap_or_else(now_millis);
-        let appended = acc.with_entry(&record.topic, partition, |entry| {
-            acc.append(
-                entry,
-                timestamp,
-                record.key.as_deref(),
-                record.value.as_deref(),
-                &record.headers,
+        let key = record.key.as_deref();
+        let value = record.value.as_deref();
+        let to = |partition: i32, reply: Reply| match cache.entry(partition) {
+            Some(entry) => acc
+                .append(entry, timestamp, key, value, &record.headers, reply, size)
+                .map(|a| a.future),
+            None => Err(Error::InvalidPartition {
+                topic: record.topic.clone(),
+                partition,
+                count: cache.info.partitions.len(),
+            }),
+        };
+        let appended = match (record.partition, &inner.partitioner, key) {
+            (Some(partition), _, _) => to(partition, reply),
+            // The record's own bytes, without the batch header `size`
+            // counts for a batch of one: the sticky partitioner adds these
+            // up to `batch.size`, so they should be what the batch holds.
+            (None, Some(custom), _) => to(
+                custom.partition(
+                    &record.topic,
+                    key,
+                    value,
+                    size.saturating_sub(RECORD_BATCH_OVERHEAD),
+                    &cache.info,
+                ),
                 reply,
-                size,
-            )
-        });
+            ),
+            (None, None, Some(key)) if !inner.config.partitioner_ignore_keys => {
+                to(partition_for_key(key, cache.info.partitions.len()), reply)
+            }
+            (None, None, _) => match cache.sticky.lock() {
+                Ok(mut sticky) => {
+                    let partition = sticky.partition(&cache.info, |p| cache.entry(p).is_some());
+                    match cache.entry(partition) {
+                        Some(entry) => acc
+                            .append(entry, timestamp, key, value, &record.headers, reply, size)
+                            .map(|a| {
+                                sticky.appended(
+                                    a.bytes,
+                                    a.batch_full,
+                                    inner.config.batch_size,
+                                    &cache.info,
+                                );
+                                a.future
+                            }),
+                        None => Err(Error::InvalidPartition {
+                            topic: record.topic.clone(),
+                            partition,
+                            count: cache.info.partitions.len(),
+                        }),
+                    }
+                }
+                Err(_) => Err(Error::Closed(Some("sticky partitioner poisoned".into()))),
+            },
+        };
         if appended.is_err() {
             acc.release(size);
         }
