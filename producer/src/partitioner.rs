@@ -251,7 +251,9 @@ impl TopicSticky {
         match self.current {
             Some(sticky) if valid(sticky.partition) => sticky.partition,
             _ => {
-                let partition = DefaultPartitioner::pick(&mut self.rng, topic_info, None);
+                // A rejected partition must not be picked again.
+                let rejected = self.current.map(|s| s.partition);
+                let partition = DefaultPartitioner::pick(&mut self.rng, topic_info, rejected);
                 self.current = Some(Sticky {
                     partition,
                     produced_bytes: 0,
