@@ -1,3 +1,71 @@
 //! The ferrokafka poll-based consumer and consumer-group member.
 //!
-//! Not written yet; see issue 6.
+//! [`Consumer::poll`] returns records fetched from the partitions this
+//! consumer reads: chosen by [`Consumer::assign`], or handed out by the
+//! group after [`Consumer::subscribe`] (classic protocol: JoinGroup,
+//! SyncGroup, heartbeats on their own task, range, roundrobin and
+//! cooperative-sticky [`Assignor`]s, the last with KIP-429's incremental
+//! rebalancing). Positions start from committed offsets or
+//! `auto.offset.reset`; commits are automatic (on the interval, before a
+//! revoke, on close) or manual ([`Consumer::commit`],
+//! [`Consumer::commit_async`], explicit offsets). [`Consumer::stream`] and
+//! [`Consumer::into_stream`] (a `futures_core::Stream`) give records one at
+//! a time for async code; [`deserializer`] types them.
+//!
+//! ```no_run
+//! # async fn run() -> ferrokafka_consumer::Result<()> {
+//! use std::time::Duration;
+//! use ferrokafka_consumer::{Consumer, ConsumerConfig};
+//!
+//! let config = ConsumerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("group.id", "orders-service"),
+//!     ("auto.offset.reset", "earliest"),
+//! ])?;
+//! let mut consumer = Consumer::connect(config).await?;
+//! consumer.subscribe(["orders"])?;
+//! for _ in 0..10 {
+//!     for record in consumer.poll(Duration::from_secs(1)).await? {
+//!         println!("{}-{}@{}: {:?}", record.topic, record.partition, record.offset, record.value);
+//!     }
+//! }
+//! consumer.close(Duration::from_secs(5)).await; // commits, leaves the group
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: [`config`] (settings), [`fetcher`] (Fetch, ListOffsets),
+//! [`subscription`] (assignment and positions), [`coordinator`] (group
+//! membership and offsets), [`assignor`], [`consumer`] (the API),
+//! [`stream`], [`deserializer`], [`record`], [`error`].
+
+pub mod assignor;
+pub mod config;
+pub mod consumer;
+pub mod coordinator;
+pub mod deserializer;
+pub mod error;
+pub mod fetcher;
+pub mod record;
+pub mod stream;
+pub mod subscription;
+
+pub use assignor::{
+    Assignor, CooperativeStickyAssignor, MemberSubscription, RangeAssignor, RoundRobinAssignor,
+};
+pub use config::{
+    AssignmentStrategy, ConsumerConfig, ConsumerConfigBuilder, IsolationLevel, OffsetReset,
+};
+pub use consumer::{CommitHandle, Consumer, RebalanceListener};
+pub use coordinator::ConsumerCoordinator;
+pub use deserializer::{
+    BytesDeserializer, Deserializer, JsonDeserializer, StringDeserializer, TypedRecord,
+};
+pub use error::{Error, Result};
+pub use fetcher::Fetcher;
+pub use record::{
+    ConsumerRecord, OffsetAndMetadata, OffsetAndTimestamp, RecordHeader, TimestampType,
+    TopicPartition,
+};
+pub use stream::{ConsumerStream, RecordStream};
+pub use subscription::SubscriptionState;

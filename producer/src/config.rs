@@ -14,11 +14,10 @@
 //! `max.in.flight.requests.per.connection` or `retries` conflict with it, and
 //! a configuration error naming both settings when it was set explicitly.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use ferrokafka_client::ClientConfig;
-use ferrokafka_client::config::{PropertyValue, normalize_property_name, parse_bool, parse_millis};
+use ferrokafka_client::config::{normalize_property_name, parse_bool, parse_millis};
 use ferrokafka_protocol::compression::Compression;
 
 use crate::error::{Error, Result};
@@ -436,13 +435,7 @@ impl<'de> serde::Deserialize<'de> for ProducerConfig {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        let map = HashMap::<String, PropertyValue>::deserialize(deserializer)?;
-        let mut entries: Vec<(String, String)> = map
-            .into_iter()
-            .map(|(k, v)| (k, v.to_property_string()))
-            .collect();
-        // A stable order, so that the same input always reports the same error.
-        entries.sort();
+        let entries = ferrokafka_client::config::deserialize_properties(deserializer)?;
         ProducerConfig::from_properties(entries).map_err(serde::de::Error::custom)
     }
 }
