@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 mod fxhash;
 mod idempotence;
+pub mod metrics;
 pub mod partitioner;
 mod producer;
 pub mod record;
@@ -28,6 +29,7 @@ pub mod serializer;
 pub use config::{Acks, ProducerConfig, ProducerConfigBuilder};
 pub use error::{Error, Result};
 pub use ferrokafka_protocol::compression::Compression;
+pub use metrics::ProducerMetrics;
 pub use partitioner::{DefaultPartitioner, Partitioner, murmur2, partition_for_key};
 pub use producer::Producer;
 pub use record::{

@@ -23,6 +23,7 @@ use crate::accumulator::{AccumulatorConfig, PartitionEntry, RecordAccumulator};
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::fxhash::FxBuildHasher;
+use crate::metrics::ProducerMetrics;
 use crate::partitioner::{Partitioner, TopicSticky, partition_for_key};
 use crate::record::{Completion, DeliveryFuture, ProducerRecord, RecordMetadata, Reply};
 use crate::sender::{Sender, SharedState};
@@ -218,6 +219,19 @@ impl Producer {
     /// Bytes of `buffer.memory` not held by pending records right now.
     pub fn buffer_available_bytes(&self) -> usize {
         self.inner.acc.available_memory()
+    }
+
+    /// A snapshot of the producer's metrics (Java's `metrics()`, the
+    /// `producer-metrics` group): records delivered, failed and retried,
+    /// batches and requests, request latency, buffer use and bytes on the
+    /// wire, as totals since the producer started.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let inner = &*self.inner;
+        inner.shared.counters.snapshot(
+            inner.config.buffer_memory,
+            inner.acc.available_memory(),
+            inner.client.metrics(),
+        )
     }
 
     /// Accepts a record into the buffer and returns the future of its

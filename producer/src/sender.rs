@@ -40,6 +40,7 @@ use crate::accumulator::{DrainOptions, ProducerBatch, RecordAccumulator};
 use crate::config::{Acks, ProducerConfig};
 use crate::error::{Error, Result};
 use crate::idempotence::{ProducerIdAndEpoch, SequenceVerdict, classify_sequence_error};
+use crate::metrics::SenderCounters;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -50,6 +51,8 @@ pub(crate) struct SharedState {
     /// atomic load is cheaper than the lock.
     is_fatal: AtomicBool,
     fatal: Mutex<Option<Error>>,
+    /// The metrics the sender keeps and `Producer::metrics` reads.
+    pub(crate) counters: SenderCounters,
 }
 
 impl SharedState {
@@ -98,6 +101,8 @@ impl Drop for Sink {
 struct InFlight {
     node: i32,
     batches: Vec<ProducerBatch>,
+    /// When it was handed to the sink (request latency).
+    sent_at: Instant,
 }
 
 /// Why a batch's send failed.
@@ -197,7 +202,7 @@ impl Sender {
             }
             if let Some(fatal) = self.shared.fatal() {
                 for batch in self.acc.take_all_queued() {
-                    self.acc.complete(batch, Err(fatal.clone()));
+                    self.complete(batch, Err(fatal.clone()));
                 }
             }
             let now = Instant::now();
@@ -346,7 +351,7 @@ impl Sender {
             queue.batches = kept;
         }
         for (batch, error) in failed {
-            self.acc.complete(batch, Err(error));
+            self.complete(batch, Err(error));
         }
     }
 
@@ -408,7 +413,7 @@ impl Sender {
                     partition: batch.partition(),
                     after: self.config.delivery_timeout,
                 };
-                self.acc.complete(batch, Err(error));
+                self.complete(batch, Err(error));
             }
             if drained.sequence_gap && self.idempotent {
                 self.epoch_bump_pending = true;
@@ -454,6 +459,9 @@ impl Sender {
         }
         let mut topic_data: Vec<TopicProduceData> = Vec::new();
         for batch in &ready {
+            self.shared
+                .counters
+                .batch_sent(batch.size_in_bytes(), batch.record_count());
             let partition = PartitionProduceData {
                 index: batch.partition(),
                 records: Some(batch.records()),
@@ -483,9 +491,11 @@ impl Sender {
             InFlight {
                 node,
                 batches: ready,
+                sent_at: Instant::now(),
             },
         );
         *self.node_in_flight.entry(node).or_insert(0) += 1;
+        self.shared.counters.request_sent(self.in_flight.len());
         let sent = self.sink(node).requests.send(SinkRequest { id, request });
         if sent.is_err() {
             // The sink is gone (it never stops on its own while the sender
@@ -503,9 +513,21 @@ impl Sender {
     // ---------------------------------------------------------------------
 
     fn handle_outcome(&mut self, outcome: RequestOutcome) {
-        let Some(InFlight { node, batches }) = self.in_flight.remove(&outcome.id) else {
+        let Some(InFlight {
+            node,
+            batches,
+            sent_at,
+        }) = self.in_flight.remove(&outcome.id)
+        else {
             return;
         };
+        let throttle = match &outcome.result {
+            Ok(Some(response)) => Some(response.throttle_time_ms),
+            _ => None,
+        };
+        self.shared
+            .counters
+            .response(sent_at.elapsed(), throttle, self.in_flight.len());
         if let Some(count) = self.node_in_flight.get_mut(&node) {
             *count = count.saturating_sub(1);
         }
@@ -586,9 +608,9 @@ impl Sender {
                 }
             }
         }
-        self.acc.complete(batch, Ok((base_offset, log_append_time)));
+        self.complete(batch, Ok((base_offset, log_append_time)));
         for batch in implied {
-            self.acc.complete(batch, Ok((-1, -1)));
+            self.complete(batch, Ok((-1, -1)));
         }
     }
 
@@ -612,7 +634,7 @@ impl Sender {
         if let Ok(mut queue) = batch.entry.queue.lock() {
             queue.in_flight = queue.in_flight.saturating_sub(1);
         }
-        self.acc.complete(batch, result);
+        self.complete(batch, result);
     }
 
     fn batch_error(batch: &ProducerBatch, failure: &SendFailure) -> Error {
@@ -682,6 +704,7 @@ impl Sender {
             let count = batch.record_count();
             match self.acc.split(batch, producer) {
                 Ok(pieces) => {
+                    self.shared.counters.split();
                     if let Ok(mut queue) = entry.queue.lock() {
                         queue.in_flight = queue.in_flight.saturating_sub(1);
                         if let Some(original) = original {
@@ -735,6 +758,7 @@ impl Sender {
             let error = Self::batch_error(&batch, &failure);
             return self.fail_in_flight(batch, error, false);
         }
+        self.shared.counters.retried(batch.record_count());
         let wait = self
             .backoff
             .backoff(batch.attempts.saturating_sub(1), &mut self.rng);
@@ -759,7 +783,7 @@ impl Sender {
                 }
             }
         }
-        self.acc.complete(batch, Err(error));
+        self.complete(batch, Err(error));
     }
 
     /// Fails every batch, queued or in flight (forced close).
@@ -768,12 +792,21 @@ impl Sender {
         let in_flight: Vec<InFlight> = self.in_flight.drain().map(|(_, f)| f).collect();
         for flight in in_flight {
             for batch in flight.batches {
-                self.acc.complete(batch, Err(error.clone()));
+                self.complete(batch, Err(error.clone()));
             }
         }
         for batch in self.acc.take_all_queued() {
-            self.acc.complete(batch, Err(error.clone()));
+            self.complete(batch, Err(error.clone()));
         }
+    }
+
+    /// Completes a batch's records and counts them as delivered or failed.
+    fn complete(&self, batch: ProducerBatch, result: Result<(i64, i64)>) {
+        match &result {
+            Ok(_) => self.shared.counters.delivered(batch.record_count()),
+            Err(_) => self.shared.counters.failed(batch.record_count()),
+        }
+        self.acc.complete(batch, result);
     }
 }
 

@@ -430,6 +430,54 @@ async fn a_non_retriable_error_fails_only_its_records() {
         .await
         .unwrap();
     producer.close(Duration::from_secs(5)).await;
+    // The metrics count exactly what the futures reported.
+    let metrics = producer.metrics();
+    assert_eq!(metrics.record_send_total, 21, "{metrics:?}");
+    assert_eq!(metrics.record_error_total, 10, "{metrics:?}");
+    assert_eq!(metrics.record_retry_total, 0, "{metrics:?}");
+    assert_eq!(metrics.requests_in_flight, 0, "{metrics:?}");
+    assert_eq!(metrics.request_total, metrics.response_total, "{metrics:?}");
+    assert!(metrics.batch_total >= 4, "{metrics:?}");
+    assert!(metrics.outgoing_byte_total > 0, "{metrics:?}");
+    assert_eq!(
+        metrics.buffer_available_bytes, metrics.buffer_total_bytes,
+        "{metrics:?}"
+    );
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_retried_records() {
+    let broker = broker(1).await;
+    broker.create_topic("retried", 1).unwrap();
+    let producer = Producer::connect(config(&broker).build().unwrap())
+        .await
+        .unwrap();
+    // Warm up so the fault hits a Produce request with every record in it.
+    producer
+        .send(ProducerRecord::new("retried").value("first"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    broker.inject_fault(
+        FaultRule::new(
+            ApiKey::Produce,
+            FaultAction::Fail(ErrorCode::NotLeaderOrFollower),
+        )
+        .times(2),
+    );
+    let delivery = producer
+        .send(ProducerRecord::new("retried").value("second"))
+        .await
+        .unwrap();
+    delivery.await.unwrap();
+    producer.close(Duration::from_secs(5)).await;
+    let metrics = producer.metrics();
+    assert_eq!(metrics.record_send_total, 2, "{metrics:?}");
+    assert_eq!(metrics.record_error_total, 0, "{metrics:?}");
+    assert_eq!(metrics.record_retry_total, 2, "{metrics:?}");
+    assert_eq!(metrics.response_total, 4, "{metrics:?}");
     broker.shutdown().await;
 }
 
