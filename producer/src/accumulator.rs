@@ -262,6 +262,9 @@ pub(crate) struct PartitionEntry {
     pub(crate) topic: Arc<str>,
     pub(crate) partition: i32,
     pub(crate) queue: Mutex<PartitionQueue>,
+    /// Added to the ongoing transaction (AddPartitionsToTxn answered), so
+    /// its batches may be drained; only looked at when transactional.
+    pub(crate) in_transaction: AtomicBool,
 }
 
 /// Batch ids of batches not yet completed, for `flush` and `close`.
@@ -314,6 +317,8 @@ pub(crate) struct DrainOptions {
     pub(crate) producer: Option<ProducerIdAndEpoch>,
     /// `max.request.size`.
     pub(crate) max_request_size: usize,
+    /// Only partitions added to the ongoing transaction may be drained.
+    pub(crate) transactional: bool,
 }
 
 /// The settings the accumulator works with.
@@ -325,6 +330,8 @@ pub(crate) struct AccumulatorConfig {
     pub(crate) compression: Compression,
     pub(crate) buffer_memory: usize,
     pub(crate) max_request_size: usize,
+    /// Batches carry the transactional attribute (`transactional.id` set).
+    pub(crate) transactional: bool,
 }
 
 /// Topic → queues indexed by partition (partitions are 0..n, so a vector
@@ -376,6 +383,7 @@ impl RecordAccumulator {
                 topic,
                 partition,
                 queue: Mutex::new(PartitionQueue::default()),
+                in_transaction: AtomicBool::new(false),
             })
         };
         // Callers pass partitions the metadata lists, never negative ones;
@@ -560,6 +568,7 @@ impl RecordAccumulator {
             self.config.compression,
             self.batch_limit.max(RECORD_BATCH_OVERHEAD),
         );
+        builder.set_transactional(self.config.transactional);
         builder.append(timestamp, key, value, headers)?;
         // Room for about as many records as fit if they are all the size of
         // this one (bounded, for tiny records), so the batch does not grow
@@ -670,7 +679,9 @@ impl RecordAccumulator {
                 wake(&mut drained, linger_end);
                 continue;
             }
-            if !options.may_send {
+            if !options.may_send
+                || (options.transactional && !entry.in_transaction.load(Ordering::Acquire))
+            {
                 continue;
             }
             let Some(leader) = metadata.leader(&entry.topic, entry.partition) else {
@@ -811,7 +822,9 @@ impl RecordAccumulator {
                 b.has_room_for(limit, record.timestamp, key, value, &record.headers)
             });
             if !fits {
-                groups.push((RecordBatchBuilder::new(self.config.compression), 0));
+                let mut builder = RecordBatchBuilder::new(self.config.compression);
+                builder.set_transactional(self.config.transactional);
+                groups.push((builder, 0));
             }
             if let Some((builder, count)) = groups.last_mut() {
                 if builder
@@ -992,6 +1005,7 @@ mod tests {
             compression: Compression::None,
             buffer_memory: 1 << 20,
             max_request_size: 1 << 20,
+            transactional: false,
         }
     }
 
@@ -1036,6 +1050,7 @@ mod tests {
             may_send: true,
             producer: None,
             max_request_size: 1 << 20,
+            transactional: false,
         }
     }
 

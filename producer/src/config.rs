@@ -115,6 +115,13 @@ pub struct ProducerConfig {
     pub enable_idempotence: Option<bool>,
     /// `partitioner.ignore.keys`: place keyed records like unkeyed ones.
     pub partitioner_ignore_keys: bool,
+    /// `transactional.id`: makes the producer transactional (see
+    /// [`Producer::init_transactions`](crate::Producer::init_transactions));
+    /// needs idempotence.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the transaction coordinator lets a
+    /// transaction stay open before aborting it.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -146,6 +153,10 @@ impl Default for ProducerConfig {
             enable_idempotence: None,
             // Java: false.
             partitioner_ignore_keys: false,
+            // Java: null (not transactional).
+            transactional_id: None,
+            // Java: 60000.
+            transaction_timeout: Duration::from_millis(60_000),
         }
     }
 }
@@ -165,6 +176,8 @@ pub const PROPERTIES: &[&str] = &[
     "delivery.timeout.ms",
     "enable.idempotence",
     "partitioner.ignore.keys",
+    "transactional.id",
+    "transaction.timeout.ms",
 ];
 
 fn parse_number<T: std::str::FromStr>(name: &str, value: &str, expected: &str) -> Result<T> {
@@ -214,16 +227,11 @@ impl ProducerConfig {
             "delivery.timeout.ms" => self.delivery_timeout = parse_millis(name, value)?,
             "enable.idempotence" => self.enable_idempotence = Some(parse_bool(name, value)?),
             "partitioner.ignore.keys" => self.partitioner_ignore_keys = parse_bool(name, value)?,
-            // Known Java properties this producer does not implement: an
-            // error that says so beats "unknown property".
-            "transactional.id" | "transaction.timeout.ms" => {
-                return Err(ferrokafka_client::Error::invalid_property(
-                    name,
-                    value,
-                    "transactions are not supported yet",
-                )
-                .into());
+            "transactional.id" => {
+                let id = value.trim();
+                self.transactional_id = (!id.is_empty()).then(|| id.to_string());
             }
+            "transaction.timeout.ms" => self.transaction_timeout = parse_millis(name, value)?,
             _ => return Ok(self.client.set(name, value)?),
         }
         Ok(true)
@@ -251,6 +259,9 @@ impl ProducerConfig {
     /// on unless `acks`, `max.in.flight.requests.per.connection` or
     /// `retries` conflict with it (as the Java client decides).
     pub fn idempotence_enabled(&self) -> bool {
+        if self.transactional_id.is_some() && self.enable_idempotence.is_none() {
+            return true;
+        }
         match self.enable_idempotence {
             Some(explicit) => explicit,
             None => self.idempotence_conflict().is_none(),
@@ -283,6 +294,25 @@ impl ProducerConfig {
     /// Checks settings that must agree with each other.
     pub fn validate(&self) -> Result<()> {
         self.client.validate()?;
+        if self.transactional_id.is_some() {
+            if self.enable_idempotence == Some(false) {
+                return Err(Error::config(
+                    "transactional.id needs enable.idempotence=true (it is set to false)",
+                ));
+            }
+            if let Some(conflict) = self.idempotence_conflict() {
+                return Err(Error::config(format!(
+                    "transactional.id needs idempotence, but {conflict}"
+                )));
+            }
+            if self.transaction_timeout.is_zero()
+                || i32::try_from(self.transaction_timeout.as_millis()).is_err()
+            {
+                return Err(Error::config(
+                    "transaction.timeout.ms must be positive and fit in 32 bits",
+                ));
+            }
+        }
         if self.enable_idempotence == Some(true) {
             if let Some(conflict) = self.idempotence_conflict() {
                 return Err(Error::config(conflict));
@@ -411,6 +441,18 @@ impl ProducerConfigBuilder {
         self.config.enable_idempotence = Some(enable);
         self
     }
+    /// `transactional.id`.
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.config.transactional_id = Some(id.into());
+        self
+    }
+
+    /// `transaction.timeout.ms`.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.config.transaction_timeout = timeout;
+        self
+    }
+
     /// `partitioner.ignore.keys`.
     pub fn partitioner_ignore_keys(mut self, ignore: bool) -> Self {
         self.config.partitioner_ignore_keys = ignore;
@@ -566,5 +608,35 @@ mod tests {
         assert_eq!(c.enable_idempotence, Some(true));
         let err = serde_json::from_str::<ProducerConfig>(r#"{"lingr.ms": 1}"#).unwrap_err();
         assert!(err.to_string().contains("lingr.ms"), "{err}");
+    }
+
+    #[test]
+    fn transactional_settings_need_idempotence() {
+        let c = ProducerConfig::from_properties([
+            ("transactional.id", "orders-tx"),
+            ("transaction.timeout.ms", "30000"),
+        ])
+        .unwrap();
+        assert_eq!(c.transactional_id.as_deref(), Some("orders-tx"));
+        assert_eq!(c.transaction_timeout, Duration::from_millis(30_000));
+        assert!(c.idempotence_enabled());
+        for conflict in [
+            ("acks", "1"),
+            ("enable.idempotence", "false"),
+            ("retries", "0"),
+        ] {
+            let err =
+                ProducerConfig::from_properties([("transactional.id", "t"), conflict]).unwrap_err();
+            assert!(err.to_string().contains("transactional.id"), "{err}");
+        }
+        let err = ProducerConfig::from_properties([
+            ("transactional.id", "t"),
+            ("transaction.timeout.ms", "0"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("transaction.timeout.ms"), "{err}");
+        // An empty id means "not transactional", as in Java's null.
+        let c = ProducerConfig::from_properties([("transactional.id", "")]).unwrap();
+        assert_eq!(c.transactional_id, None);
     }
 }

@@ -78,6 +78,19 @@ pub enum Error {
     /// every later send fails with it too.
     #[error("the producer is in a fatal state: {0}")]
     Fatal(String),
+    /// A transactional call made in a state that does not allow it (Java's
+    /// `IllegalStateException`): `send` outside a transaction, `commit`
+    /// without `begin`, a producer without `transactional.id`...
+    #[error("invalid transaction state: {0}")]
+    TransactionState(String),
+    /// The open transaction cannot commit (a record of it failed, or the
+    /// coordinator refused a request): call `abort_transaction`, then redo
+    /// the work in a new transaction.
+    #[error("the transaction must be aborted: {0}")]
+    TransactionAbortable(String),
+    /// The record was not sent: its transaction was aborted first.
+    #[error("the transaction was aborted before the record was sent")]
+    TransactionAborted,
     /// The producer is closed, or was closed before the record was delivered.
     #[error("the producer is closed{}", .0.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
     Closed(Option<String>),

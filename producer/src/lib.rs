@@ -25,6 +25,7 @@ mod producer;
 pub mod record;
 mod sender;
 pub mod serializer;
+pub mod transaction;
 
 pub use config::{Acks, ProducerConfig, ProducerConfigBuilder};
 pub use error::{Error, Result};
@@ -38,3 +39,4 @@ pub use record::{
 pub use serializer::{
     BytesSerializer, JsonSerializer, Serializer, StringSerializer, TypedProducer,
 };
+pub use transaction::ConsumerGroupMetadata;

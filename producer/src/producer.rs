@@ -27,6 +27,7 @@ use crate::metrics::ProducerMetrics;
 use crate::partitioner::{Partitioner, TopicSticky, partition_for_key};
 use crate::record::{Completion, DeliveryFuture, ProducerRecord, RecordMetadata, Reply};
 use crate::sender::{Sender, SharedState};
+use crate::transaction::{ConsumerGroupMetadata, TransactionManager};
 
 /// The most bytes a record adds to a batch besides its key, value and
 /// header bytes: length, attributes, deltas and the length prefixes.
@@ -46,6 +47,8 @@ struct Inner {
     /// What `send` needs of each topic, for the current metadata.
     topics: RwLock<HashMap<Arc<str>, Arc<TopicCache>, FxBuildHasher>>,
     sender: Mutex<Option<JoinHandle<()>>>,
+    /// The transaction state, with `transactional.id` set.
+    txn: Option<Arc<TransactionManager>>,
 }
 
 impl Drop for Inner {
@@ -188,9 +191,20 @@ impl Producer {
             compression: config.compression_type,
             buffer_memory: config.buffer_memory,
             max_request_size: config.max_request_size,
+            transactional: config.transactional_id.is_some(),
         }));
+        let txn = config
+            .transactional_id
+            .clone()
+            .map(|id| Arc::new(TransactionManager::new(id, config.transaction_timeout)));
         let shared = Arc::new(SharedState::default());
-        let sender = Sender::new(client.clone(), config.clone(), acc.clone(), shared.clone());
+        let sender = Sender::new(
+            client.clone(),
+            config.clone(),
+            acc.clone(),
+            shared.clone(),
+            txn.clone(),
+        );
         let handle = runtime.spawn(sender.run());
         Ok(Producer {
             inner: Arc::new(Inner {
@@ -202,6 +216,7 @@ impl Producer {
                 partitioner,
                 topics: RwLock::new(HashMap::default()),
                 sender: Mutex::new(Some(handle)),
+                txn,
             }),
         })
     }
@@ -422,6 +437,9 @@ impl Producer {
         if inner.acc.is_closing() {
             return Err(Error::Closed(None));
         }
+        if let Some(txn) = &inner.txn {
+            txn.check_send()?;
+        }
         let size = estimate_size(record);
         if size > inner.config.max_request_size {
             return Err(Error::RecordTooLarge {
@@ -453,7 +471,10 @@ impl Producer {
         let to = |partition: i32, reply: Reply| match cache.entry(partition) {
             Some(entry) => acc
                 .append(entry, timestamp, key, value, &record.headers, reply, size)
-                .map(|a| a.future),
+                .map(|a| {
+                    self.note_partition(entry);
+                    a.future
+                }),
             None => Err(Error::InvalidPartition {
                 topic: record.topic.clone(),
                 partition,
@@ -485,6 +506,7 @@ impl Producer {
                         Some(entry) => acc
                             .append(entry, timestamp, key, value, &record.headers, reply, size)
                             .map(|a| {
+                                self.note_partition(entry);
                                 sticky.appended(
                                     a.bytes,
                                     a.batch_full,
@@ -507,6 +529,17 @@ impl Producer {
             acc.release(size);
         }
         appended
+    }
+
+    /// A transactional producer adds the partition of a record just
+    /// appended to the open transaction (through the sender) if it is not
+    /// in it yet.
+    fn note_partition(&self, entry: &Arc<PartitionEntry>) {
+        if let Some(txn) = &self.inner.txn {
+            if txn.record_appended(entry) {
+                self.inner.acc.wakeup.notify_one();
+            }
+        }
     }
 
     /// Whether `metadata` knows the record's topic (and its explicit
@@ -578,6 +611,88 @@ impl Producer {
                 .min(deadline.saturating_duration_since(Instant::now()));
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// The transaction manager, or the error a producer without
+    /// `transactional.id` gives for transactional calls.
+    fn transactions(&self) -> Result<&Arc<TransactionManager>> {
+        self.inner
+            .txn
+            .as_ref()
+            .ok_or_else(|| Error::TransactionState("the producer has no transactional.id".into()))
+    }
+
+    /// Gets this `transactional.id`'s producer id and epoch from its
+    /// transaction coordinator, fencing any older producer with the same
+    /// id and completing (aborting) a transaction it left open. Call once,
+    /// before the first transaction; waits up to `max.block.ms`.
+    pub async fn init_transactions(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        let _call = txn.calls.lock().await;
+        let inner = &*self.inner;
+        txn.init(&inner.client, inner.config.max_block, &inner.acc.wakeup)
+            .await
+    }
+
+    /// Opens a transaction: records sent from now on are committed or
+    /// aborted together.
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.transactions()?.begin()
+    }
+
+    /// Adds consumed offsets to the open transaction (consume-transform-
+    /// produce): they are committed for `group` if and only if the
+    /// transaction commits. Each entry is (topic, partition, the next offset
+    /// to read); pass the consumer's group metadata so the coordinator can
+    /// fence a member that lost its partitions.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(&str, i32, i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()> {
+        let txn = self.transactions()?;
+        let _call = txn.calls.lock().await;
+        txn.send_offsets(
+            &self.inner.client,
+            offsets,
+            group,
+            self.inner.config.max_block,
+        )
+        .await
+    }
+
+    /// Delivers every record of the open transaction, then commits it. If a
+    /// record failed, or the coordinator refuses, this returns
+    /// [`Error::TransactionAbortable`]: abort, and redo the work. Fencing
+    /// errors are fatal ([`Error::Fatal`]).
+    pub async fn commit_transaction(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        let _call = txn.calls.lock().await;
+        txn.begin_commit()?;
+        self.flush().await;
+        txn.finish_commit(&self.inner.client, self.inner.config.max_block)
+            .await
+    }
+
+    /// Aborts the open transaction: records not sent yet fail with
+    /// [`Error::TransactionAborted`], those in flight are waited for, and
+    /// the coordinator writes abort markers so read_committed consumers
+    /// never see any of them.
+    pub async fn abort_transaction(&self) -> Result<()> {
+        let txn = self.transactions()?;
+        let _call = txn.calls.lock().await;
+        txn.begin_abort()?;
+        let inner = &*self.inner;
+        for batch in inner.acc.take_all_queued() {
+            if batch.base_sequence.is_some() {
+                txn.dropped_numbered_batch();
+            }
+            inner.shared.counters.failed(batch.record_count());
+            inner.acc.complete(batch, Err(Error::TransactionAborted));
+        }
+        self.flush().await;
+        txn.finish_abort(&inner.client, inner.config.max_block, &inner.acc.wakeup)
+            .await
     }
 
     /// Sends every record accepted so far at once (ignoring `linger.ms`)

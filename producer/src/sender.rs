@@ -41,6 +41,7 @@ use crate::config::{Acks, ProducerConfig};
 use crate::error::{Error, Result};
 use crate::idempotence::{ProducerIdAndEpoch, SequenceVerdict, classify_sequence_error};
 use crate::metrics::SenderCounters;
+use crate::transaction::{AddOutcome, TransactionManager};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -120,6 +121,7 @@ enum Event {
     Outcome(Option<RequestOutcome>),
     Init(Result<ProducerIdAndEpoch>),
     Refreshed,
+    Added(AddOutcome),
 }
 
 /// The producer's background task.
@@ -145,6 +147,10 @@ pub(crate) struct Sender {
     refresh_not_before: Option<Instant>,
     backoff: ExponentialBackoff,
     rng: XorShift,
+    /// The transaction state of a transactional producer.
+    txn: Option<Arc<TransactionManager>>,
+    /// The AddPartitionsToTxn in flight.
+    adding: Option<BoxFuture<AddOutcome>>,
 }
 
 async fn poll_option<T>(future: &mut Option<BoxFuture<T>>) -> T {
@@ -161,6 +167,7 @@ impl Sender {
         config: Arc<ProducerConfig>,
         acc: Arc<RecordAccumulator>,
         shared: Arc<SharedState>,
+        txn: Option<Arc<TransactionManager>>,
     ) -> Self {
         let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
         let backoff =
@@ -187,6 +194,8 @@ impl Sender {
             refresh_not_before: None,
             backoff,
             rng: XorShift::from_entropy(),
+            txn,
+            adding: None,
         }
     }
 
@@ -207,6 +216,7 @@ impl Sender {
             }
             let now = Instant::now();
             self.maybe_init_producer_id(now);
+            self.run_transaction_steps();
             let mut next_wakeup = self.send_ready(now);
             if self.acc.is_closing() && self.acc.is_empty() && self.in_flight.is_empty() {
                 return;
@@ -230,6 +240,7 @@ impl Sender {
                 _ = sleep => Event::Wake,
                 outcome = self.outcomes_rx.recv() => Event::Outcome(outcome),
                 result = poll_option(&mut self.init) => Event::Init(result),
+                outcome = poll_option(&mut self.adding) => Event::Added(outcome),
                 _ = poll_option(&mut self.refresh) => Event::Refreshed,
             };
             match event {
@@ -241,6 +252,12 @@ impl Sender {
                 Event::Init(result) => {
                     self.init = None;
                     self.handle_init(result);
+                }
+                Event::Added(outcome) => {
+                    self.adding = None;
+                    if let AddOutcome::Fatal(error) = outcome {
+                        self.shared.set_fatal(error);
+                    }
                 }
                 Event::Refreshed => {
                     self.refresh = None;
@@ -260,7 +277,12 @@ impl Sender {
     // ---------------------------------------------------------------------
 
     fn maybe_init_producer_id(&mut self, now: Instant) {
-        if !self.idempotent || self.init.is_some() || self.shared.fatal().is_some() {
+        // A transactional producer's id comes from `init_transactions`.
+        if !self.idempotent
+            || self.txn.is_some()
+            || self.init.is_some()
+            || self.shared.fatal().is_some()
+        {
             return;
         }
         let needed =
@@ -356,6 +378,55 @@ impl Sender {
     }
 
     // ---------------------------------------------------------------------
+    // Transactions
+    // ---------------------------------------------------------------------
+
+    /// A transactional producer's turn: takes up a new producer id or
+    /// epoch from the handle, turns a sequence gap into an abortable
+    /// transaction, fails queued records of a transaction that can only
+    /// abort, and adds newly used partitions to the transaction.
+    fn run_transaction_steps(&mut self) {
+        let Some(txn) = self.txn.clone() else {
+            return;
+        };
+        if let Some((producer, ack)) = txn.take_install() {
+            let bumped = self.producer.is_some_and(|p| p != producer);
+            self.producer = Some(producer);
+            if bumped {
+                self.renumber_after_epoch_bump(producer);
+            }
+            self.epoch_bump_pending = false;
+            let _ = ack.send(());
+        }
+        if self.epoch_bump_pending {
+            txn.needs_epoch_bump();
+        }
+        if txn.has_abortable_error() {
+            for batch in self.acc.take_all_queued() {
+                if batch.base_sequence.is_some() {
+                    txn.dropped_numbered_batch();
+                }
+                self.complete(
+                    batch,
+                    Err(Error::TransactionAbortable(
+                        "an earlier error made the transaction abort-only".into(),
+                    )),
+                );
+            }
+        }
+        if self.adding.is_none() && self.shared.fatal().is_none() {
+            if let Some((producer, entries)) = txn.take_pending() {
+                self.adding = Some(Box::pin(txn.add_partitions(
+                    self.client.clone(),
+                    producer,
+                    entries,
+                    self.config.max_block,
+                )));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------
     // Metadata
     // ---------------------------------------------------------------------
 
@@ -404,6 +475,7 @@ impl Sender {
                     may_send,
                     producer,
                     max_request_size: self.config.max_request_size,
+                    transactional: self.txn.is_some(),
                 },
                 |node| node_in_flight.get(&node).copied().unwrap_or(0) < max_in_flight,
             );
@@ -477,7 +549,7 @@ impl Sender {
             }
         }
         let request = ProduceRequest {
-            transactional_id: None,
+            transactional_id: self.txn.as_ref().map(|t| t.transactional_id.clone()),
             acks: self.config.acks.as_i16(),
             timeout_ms: i32::try_from(self.config.client.request_timeout.as_millis())
                 .unwrap_or(i32::MAX),
@@ -804,7 +876,12 @@ impl Sender {
     fn complete(&self, batch: ProducerBatch, result: Result<(i64, i64)>) {
         match &result {
             Ok(_) => self.shared.counters.delivered(batch.record_count()),
-            Err(_) => self.shared.counters.failed(batch.record_count()),
+            Err(error) => {
+                self.shared.counters.failed(batch.record_count());
+                if let Some(txn) = &self.txn {
+                    txn.record_failed(error, batch.base_sequence.is_some());
+                }
+            }
         }
         self.acc.complete(batch, result);
     }
