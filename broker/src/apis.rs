@@ -5,8 +5,9 @@
 //! the broker advertises and what it answers cannot drift apart. Every range
 //! is the full range the message specs define: the handlers fill in each
 //! version's fields, and where a version asks for something the broker does
-//! not do (fetch sessions, transactions) it gives the answer Kafka gives when
-//! it cannot (see each handler's header).
+//! not do (fetch sessions) it gives the answer Kafka gives when it cannot
+//! (see each handler's header). Transactions (KIP-98) are served;
+//! WriteTxnMarkers is broker-to-broker and not listed.
 //!
 //! Produce v0-v2 stay listed for the reason Kafka 4 lists them: librdkafka
 //! refuses a broker that does not (KAFKA-18659).
@@ -50,6 +51,10 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     full(ApiKey::DeleteRecords),
     full(ApiKey::InitProducerId),
     full(ApiKey::OffsetForLeaderEpoch),
+    full(ApiKey::AddPartitionsToTxn),
+    full(ApiKey::AddOffsetsToTxn),
+    full(ApiKey::EndTxn),
+    full(ApiKey::TxnOffsetCommit),
     full(ApiKey::DescribeConfigs),
     full(ApiKey::AlterConfigs),
     full(ApiKey::CreatePartitions),
@@ -57,6 +62,8 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     full(ApiKey::IncrementalAlterConfigs),
     full(ApiKey::OffsetDelete),
     full(ApiKey::DescribeCluster),
+    full(ApiKey::DescribeTransactions),
+    full(ApiKey::ListTransactions),
     full(ApiKey::DescribeTopicPartitions),
 ];
 
@@ -90,6 +97,7 @@ mod tests {
         assert!(is_supported(18, 4));
         assert!(!is_supported(18, 5));
         assert!(!is_supported(-1, 0));
-        assert!(!is_supported(ApiKey::EndTxn.key(), 0));
+        assert!(is_supported(ApiKey::EndTxn.key(), 0));
+        assert!(!is_supported(ApiKey::WriteTxnMarkers.key(), 0));
     }
 }

@@ -111,6 +111,8 @@ pub(crate) struct Cluster {
     /// Woken on every append, for long-poll fetches.
     pub(crate) appended: Notify,
     producer_ids: Mutex<ProducerIds>,
+    /// The transaction coordinator (KIP-98).
+    pub(crate) txns: crate::txn::TransactionCoordinator,
     pub(crate) faults: FaultInjector,
     /// Created on the first group request: it starts a task on the runtime.
     groups: OnceLock<GroupCoordinator>,
@@ -190,6 +192,7 @@ impl Cluster {
             topics: Mutex::new(Topics::default()),
             appended: Notify::new(),
             producer_ids: Mutex::new(ProducerIds::new(data_dir.as_ref())),
+            txns: crate::txn::TransactionCoordinator::default(),
             faults: FaultInjector::new(config.record_requests),
             groups: OnceLock::new(),
             offset_store: data_dir.as_ref().map(|dir| Arc::new(dir.offset_store())),
@@ -721,8 +724,10 @@ impl Cluster {
         })
     }
 
-    /// Stops the group coordinator if it was started.
+    /// Stops the group coordinator if it was started, and the transaction
+    /// coordinator's tick.
     pub(crate) fn shutdown_groups(&self) {
+        self.txns.shutdown();
         if let Some(groups) = self.groups.get() {
             groups.shutdown();
         }

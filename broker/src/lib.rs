@@ -31,13 +31,13 @@
 //! task; `cluster` holds nodes, topics and partition leadership; `log` is a
 //! partition's log of record batches with its idempotent-producer state;
 //! `topic_config` knows the topic configs and what the log enforces;
-//! `producer_ids` hands out producer ids and epochs; `storage` is the
+//! `producer_ids` hands out producer ids and epochs; `txn` is the
+//! transaction coordinator (KIP-98); `storage` is the
 //! optional on-disk copy; [`faults`] is the fault-injection API; [`group`] is
 //! the classic consumer-group coordinator.
 //!
 //! What it does not do: replication (replica lists and the ISR are
-//! reported, one copy is kept), transactions (no transactional APIs are
-//! listed; the last stable offset is the high watermark), incremental fetch
+//! reported, one copy is kept), incremental fetch
 //! sessions (declined the way Kafka declines them when its cache is full),
 //! log compaction (`cleanup.policy=compact` is stored and requires keys),
 //! SASL and TLS, quotas (throttle time is always 0).
@@ -52,6 +52,7 @@ mod producer_ids;
 mod server;
 mod storage;
 mod topic_config;
+mod txn;
 
 pub mod apis;
 pub mod faults;

@@ -7,8 +7,18 @@
 //! every append also goes to the partition's [`PartitionStore`] and the log
 //! is rebuilt from it on restart (producer state included: batch headers
 //! carry producer id, epoch and sequences, which is also how Kafka rebuilds
-//! it). There is no replication, so the high watermark is the log end offset
-//! and the last stable offset equals it (no transactions).
+//! it). There is no replication, so the high watermark is the log end offset.
+//!
+//! Transactions (KIP-98): the log tracks, per producer, the first offset of
+//! its ongoing transaction (the first transactional batch since its last
+//! marker) and keeps an index of aborted transactions (producer id, first
+//! offset, marker offset). The last stable offset is the smallest first
+//! offset of an ongoing transaction, or the high watermark when none is
+//! open; a READ_COMMITTED read stops there and lists the aborted
+//! transactions overlapping what it returns. Markers are control batches
+//! stored like any other batch, so a restart rebuilds both from the log:
+//! transactional batches without a marker are ongoing again (the
+//! coordinator aborts them, see [`crate::txn`]).
 //!
 //! Retention (`retention.ms` by batch max timestamp, `retention.bytes` by
 //! total size) is applied whenever the log is appended to or read, so its
@@ -20,8 +30,9 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::{Bytes, BytesMut};
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::records::{
-    DecodeOptions, MAGIC_OFFSET, NO_PRODUCER_ID, NO_SEQUENCE, RecordBatchHeader, RecordBatchMut,
-    RecordBatchView, RecordBatchViews, increment_sequence,
+    ControlRecordKind, DecodeOptions, MAGIC_OFFSET, NO_PRODUCER_ID, NO_SEQUENCE, RecordBatch,
+    RecordBatchHeader, RecordBatchMut, RecordBatchView, RecordBatchViews, end_transaction_batch,
+    increment_sequence,
 };
 
 use crate::storage::PartitionStore;
@@ -95,6 +106,11 @@ pub(crate) struct ReadResult {
     pub(crate) records: Bytes,
     pub(crate) high_watermark: i64,
     pub(crate) log_start_offset: i64,
+    /// The last stable offset (KIP-98).
+    pub(crate) last_stable_offset: i64,
+    /// For a READ_COMMITTED read, the aborted transactions overlapping the
+    /// records returned: (producer id, first offset), by first offset.
+    pub(crate) aborted: Option<Vec<(i64, i64)>>,
 }
 
 /// The offsets a partition reports.
@@ -102,6 +118,26 @@ pub(crate) struct ReadResult {
 pub(crate) struct LogOffsets {
     pub(crate) log_start_offset: i64,
     pub(crate) high_watermark: i64,
+    /// The last stable offset (KIP-98).
+    pub(crate) last_stable_offset: i64,
+}
+
+/// An aborted transaction in a partition: who, from where, and the offset
+/// of its ABORT marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AbortedTxn {
+    producer_id: i64,
+    first_offset: i64,
+    last_offset: i64,
+}
+
+/// A transaction end marker to append (see [`PartitionLog::append_marker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TxnMarker {
+    pub(crate) producer_id: i64,
+    pub(crate) producer_epoch: i16,
+    pub(crate) commit: bool,
+    pub(crate) coordinator_epoch: i32,
 }
 
 #[derive(Debug, Default)]
@@ -113,6 +149,10 @@ struct LogState {
     /// (leader epoch, first offset written in it), ascending.
     epochs: Vec<(i32, i64)>,
     producers: HashMap<i64, ProducerEntry>,
+    /// Producer id -> first offset of its ongoing transaction.
+    ongoing_txns: HashMap<i64, i64>,
+    /// Aborted transactions, in marker (last offset) order.
+    aborted_txns: Vec<AbortedTxn>,
     store: Option<PartitionStore>,
 }
 
@@ -273,6 +313,7 @@ impl PartitionLog {
                 continue;
             };
             state.remember_producer(&header, -1);
+            state.track_transaction(&header, &bytes);
             state.push_batch(&header, bytes);
         }
         state.log_start_offset = log_start_offset.clamp(0, state.next_offset);
@@ -298,7 +339,56 @@ impl PartitionLog {
         LogOffsets {
             log_start_offset: state.log_start_offset,
             high_watermark: state.next_offset,
+            last_stable_offset: state.last_stable_offset(),
         }
+    }
+
+    /// The producer ids with a transaction open in this log and their
+    /// epochs (for the coordinator's clean-up after a restart).
+    pub(crate) fn ongoing_transactions(&self) -> Vec<(i64, i16)> {
+        let state = self.lock();
+        let mut ongoing: Vec<(i64, i16)> = state
+            .ongoing_txns
+            .keys()
+            .map(|id| (*id, state.producers.get(id).map_or(0, |entry| entry.epoch)))
+            .collect();
+        ongoing.sort_unstable();
+        ongoing
+    }
+
+    /// Appends a transaction marker (a COMMIT or ABORT control batch) for
+    /// `marker.producer_id`, closing its ongoing transaction here.
+    pub(crate) fn append_marker(
+        &self,
+        marker: TxnMarker,
+        leader_epoch: i32,
+        settings: &LogSettings,
+        now_ms: i64,
+    ) -> Result<i64, LogError> {
+        let kind = if marker.commit {
+            ControlRecordKind::Commit
+        } else {
+            ControlRecordKind::Abort
+        };
+        let bytes = end_transaction_batch(
+            kind,
+            marker.producer_id,
+            marker.producer_epoch,
+            marker.coordinator_epoch,
+            now_ms,
+        )
+        .map_err(|error| LogError::new(ErrorCode::CorruptMessage, error.to_string()))?;
+        let mut state = self.lock();
+        let mut settings = *settings;
+        // A marker keeps the coordinator's timestamp.
+        settings.log_append_time = false;
+        let appended = state.append_one(bytes, leader_epoch, &settings, now_ms)?;
+        if let Some(store) = state.store.as_mut() {
+            store
+                .flush()
+                .map_err(|error| LogError::new(ErrorCode::KafkaStorageError, error.to_string()))?;
+        }
+        Ok(appended.base_offset)
     }
 
     /// Appends validated batches at the leader's `leader_epoch`, checking
@@ -325,45 +415,9 @@ impl PartitionLog {
                 });
                 continue;
             }
-            let mut bytes = BytesMut::from(view.bytes().as_ref());
-            let base_offset = state.next_offset;
-            let log_append_time_ms = if settings.log_append_time { now_ms } else { -1 };
-            {
-                let mut batch = RecordBatchMut::new(&mut bytes)
-                    .map_err(|error| LogError::new(ErrorCode::CorruptMessage, error.to_string()))?;
-                batch.set_base_offset(base_offset);
-                batch.set_partition_leader_epoch(leader_epoch);
-                if settings.log_append_time {
-                    // The CRC was verified during validation, so recomputing
-                    // it here cannot bless a corrupted batch.
-                    batch.set_log_append_time(now_ms);
-                }
-            }
-            let bytes = bytes.freeze();
-            let header = RecordBatchHeader::parse(&bytes)
-                .map_err(|error| LogError::new(ErrorCode::CorruptMessage, error.to_string()))?;
-            if let Some(store) = state.store.as_mut() {
-                store
-                    .append(&bytes, header.base_offset, settings.segment_bytes)
-                    .map_err(|error| {
-                        LogError::new(ErrorCode::KafkaStorageError, error.to_string())
-                    })?;
-            }
-            state.remember_producer(&header, log_append_time_ms);
-            if state
-                .epochs
-                .last()
-                .is_none_or(|(epoch, _)| *epoch < leader_epoch)
-            {
-                state.epochs.push((leader_epoch, base_offset));
-            }
-            state.push_batch(&header, bytes);
-            first.get_or_insert(Appended {
-                base_offset,
-                log_append_time_ms,
-                log_start_offset: state.log_start_offset,
-                duplicate: false,
-            });
+            let appended =
+                state.append_one(view.bytes().clone(), leader_epoch, settings, now_ms)?;
+            first.get_or_insert(appended);
         }
         if flush {
             if let Some(store) = state.store.as_mut() {
@@ -378,11 +432,34 @@ impl PartitionLog {
     /// Reads whole batches from `fetch_offset` up to `max_bytes`, or the
     /// first batch whatever its size when `at_least_one` (KIP-74: a consumer
     /// must always be able to make progress).
+    #[cfg(test)]
     pub(crate) fn read(
         &self,
         fetch_offset: i64,
         max_bytes: usize,
         at_least_one: bool,
+        settings: &LogSettings,
+        now_ms: i64,
+    ) -> Result<ReadResult, LogError> {
+        self.read_isolated(
+            fetch_offset,
+            max_bytes,
+            at_least_one,
+            false,
+            settings,
+            now_ms,
+        )
+    }
+
+    /// Like [`PartitionLog::read`]; with `read_committed`, only batches
+    /// below the last stable offset, and the aborted transactions that
+    /// overlap them (Kafka's READ_COMMITTED fetch).
+    pub(crate) fn read_isolated(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        at_least_one: bool,
+        read_committed: bool,
         settings: &LogSettings,
         now_ms: i64,
     ) -> Result<ReadResult, LogError> {
@@ -400,9 +477,14 @@ impl PartitionLog {
         let first = state
             .batches
             .partition_point(|batch| batch.last_offset < fetch_offset);
+        let last_stable_offset = state.last_stable_offset();
         let mut chosen: Vec<Bytes> = Vec::new();
         let mut total = 0usize;
+        let mut end_offset = fetch_offset;
         for batch in state.batches.iter().skip(first) {
+            if read_committed && batch.last_offset >= last_stable_offset {
+                break;
+            }
             let size = batch.bytes.len();
             let fits = total.saturating_add(size) <= max_bytes;
             if !(fits || chosen.is_empty() && at_least_one) {
@@ -410,6 +492,7 @@ impl PartitionLog {
             }
             total = total.saturating_add(size);
             chosen.push(batch.bytes.clone());
+            end_offset = batch.last_offset.saturating_add(1);
             if !fits {
                 break;
             }
@@ -425,10 +508,20 @@ impl PartitionLog {
                 joined.freeze()
             }
         };
+        let aborted = read_committed.then(|| {
+            state
+                .aborted_txns
+                .iter()
+                .filter(|txn| txn.last_offset >= fetch_offset && txn.first_offset < end_offset)
+                .map(|txn| (txn.producer_id, txn.first_offset))
+                .collect()
+        });
         Ok(ReadResult {
             records,
             high_watermark: state.next_offset,
             log_start_offset: state.log_start_offset,
+            last_stable_offset,
+            aborted,
         })
     }
 
@@ -554,6 +647,106 @@ fn first_record_at(batch: &StoredBatch, timestamp: i64, log_start: i64) -> Optio
 }
 
 impl LogState {
+    /// The first offset of the oldest ongoing transaction, or the high
+    /// watermark.
+    fn last_stable_offset(&self) -> i64 {
+        self.ongoing_txns
+            .values()
+            .copied()
+            .min()
+            .map_or(self.next_offset, |first| first.min(self.next_offset))
+    }
+
+    /// Appends one checked batch (`bytes` as the producer or coordinator
+    /// built it): patches base offset, leader epoch and LogAppendTime,
+    /// writes it to the store, and updates producer and transaction state.
+    fn append_one(
+        &mut self,
+        bytes: Bytes,
+        leader_epoch: i32,
+        settings: &LogSettings,
+        now_ms: i64,
+    ) -> Result<Appended, LogError> {
+        let mut bytes = BytesMut::from(bytes.as_ref());
+        let base_offset = self.next_offset;
+        let log_append_time_ms = if settings.log_append_time { now_ms } else { -1 };
+        {
+            let mut batch = RecordBatchMut::new(&mut bytes)
+                .map_err(|error| LogError::new(ErrorCode::CorruptMessage, error.to_string()))?;
+            batch.set_base_offset(base_offset);
+            batch.set_partition_leader_epoch(leader_epoch);
+            if settings.log_append_time {
+                // The CRC was verified during validation, so recomputing
+                // it here cannot bless a corrupted batch.
+                batch.set_log_append_time(now_ms);
+            }
+        }
+        let bytes = bytes.freeze();
+        let header = RecordBatchHeader::parse(&bytes)
+            .map_err(|error| LogError::new(ErrorCode::CorruptMessage, error.to_string()))?;
+        if let Some(store) = self.store.as_mut() {
+            store
+                .append(&bytes, header.base_offset, settings.segment_bytes)
+                .map_err(|error| LogError::new(ErrorCode::KafkaStorageError, error.to_string()))?;
+        }
+        self.remember_producer(&header, log_append_time_ms);
+        self.track_transaction(&header, &bytes);
+        if self
+            .epochs
+            .last()
+            .is_none_or(|(epoch, _)| *epoch < leader_epoch)
+        {
+            self.epochs.push((leader_epoch, base_offset));
+        }
+        self.push_batch(&header, bytes);
+        Ok(Appended {
+            base_offset,
+            log_append_time_ms,
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+        })
+    }
+
+    /// KIP-98 bookkeeping for an appended batch: a transactional batch opens
+    /// (or continues) its producer's transaction; a marker closes it, and an
+    /// ABORT marker records the aborted range.
+    fn track_transaction(&mut self, header: &RecordBatchHeader, bytes: &Bytes) {
+        if !header.is_transactional() || header.producer_id == NO_PRODUCER_ID {
+            return;
+        }
+        if !header.is_control() {
+            self.ongoing_txns
+                .entry(header.producer_id)
+                .or_insert(header.base_offset);
+            return;
+        }
+        let kind = RecordBatch::decode(&mut bytes.clone(), &DecodeOptions::default())
+            .ok()
+            .and_then(|batch| batch.control_record())
+            .and_then(Result::ok)
+            .map(|record| record.kind);
+        let first = match kind {
+            Some(ControlRecordKind::Commit | ControlRecordKind::Abort) => {
+                self.ongoing_txns.remove(&header.producer_id)
+            }
+            _ => return,
+        };
+        // A marker carries the coordinator's (possibly bumped) epoch: older
+        // epochs are fenced from here on.
+        let entry = self.producers.entry(header.producer_id).or_default();
+        if header.producer_epoch > entry.epoch {
+            entry.epoch = header.producer_epoch;
+            entry.batches.clear();
+        }
+        if let (Some(ControlRecordKind::Abort), Some(first_offset)) = (kind, first) {
+            self.aborted_txns.push(AbortedTxn {
+                producer_id: header.producer_id,
+                first_offset,
+                last_offset: header.base_offset,
+            });
+        }
+    }
+
     fn push_batch(&mut self, header: &RecordBatchHeader, bytes: Bytes) {
         self.size_bytes = self.size_bytes.saturating_add(bytes.len() as u64);
         self.next_offset = header.next_offset();
@@ -678,6 +871,9 @@ impl LogState {
             }
         }
         let log_start = self.log_start_offset;
+        // Aborted transactions wholly below the log start can no longer
+        // overlap a fetch.
+        self.aborted_txns.retain(|txn| txn.last_offset >= log_start);
         if let Some(store) = self.store.as_mut() {
             if let Err(error) = store.set_log_start_offset(log_start) {
                 tracing::warn!(%error, "could not persist the log start offset");
@@ -807,6 +1003,76 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(fenced.code, ErrorCode::InvalidProducerEpoch);
+    }
+
+    fn txn_batch(id: i64, epoch: i16, sequence: i32, values: &[&[u8]]) -> RecordBatchView {
+        let mut builder = RecordBatchBuilder::new(Compression::None);
+        builder
+            .set_transactional(true)
+            .set_producer_state(id, epoch, sequence);
+        for value in values {
+            builder.append(now(), None, Some(value), &[]).unwrap();
+        }
+        RecordBatchView::new(builder.build().unwrap()).unwrap()
+    }
+
+    fn marker(id: i64, epoch: i16, commit: bool) -> TxnMarker {
+        TxnMarker {
+            producer_id: id,
+            producer_epoch: epoch,
+            commit,
+            coordinator_epoch: 0,
+        }
+    }
+
+    #[test]
+    fn transactions_hold_the_last_stable_offset_and_aborts_are_indexed() {
+        let log = PartitionLog::new(None);
+        let s = settings();
+        log.append(vec![batch(None, &[b"p"], now())], 0, &s, now(), false)
+            .unwrap();
+        log.append(vec![txn_batch(1, 0, 0, &[b"a", b"b"])], 0, &s, now(), false)
+            .unwrap();
+        log.append(vec![txn_batch(2, 0, 0, &[b"c"])], 0, &s, now(), false)
+            .unwrap();
+        let offsets = log.offsets(&s, now());
+        assert_eq!((offsets.high_watermark, offsets.last_stable_offset), (4, 1));
+        assert_eq!(log.ongoing_transactions(), vec![(1, 0), (2, 0)]);
+        let read = log
+            .read_isolated(0, 1 << 20, true, true, &s, now())
+            .unwrap();
+        assert_eq!(RecordBatchViews::new(read.records).count(), 1);
+        assert_eq!(read.aborted, Some(vec![]));
+
+        assert_eq!(
+            log.append_marker(marker(1, 0, false), 0, &s, now())
+                .unwrap(),
+            4
+        );
+        assert_eq!(log.offsets(&s, now()).last_stable_offset, 3);
+        assert_eq!(
+            log.append_marker(marker(2, 1, true), 0, &s, now()).unwrap(),
+            5
+        );
+        let read = log
+            .read_isolated(0, 1 << 20, true, true, &s, now())
+            .unwrap();
+        assert_eq!(read.last_stable_offset, 6);
+        assert_eq!(read.aborted, Some(vec![(1, 1)]));
+        assert_eq!(RecordBatchViews::new(read.records).count(), 5);
+        // Past the abort marker nothing aborted overlaps.
+        let later = log
+            .read_isolated(5, 1 << 20, true, true, &s, now())
+            .unwrap();
+        assert_eq!(later.aborted, Some(vec![]));
+        // The commit marker bumped producer 2 to epoch 1: epoch 0 is fenced.
+        let fenced = log
+            .append(vec![txn_batch(2, 0, 1, &[b"z"])], 0, &s, now(), false)
+            .unwrap_err();
+        assert_eq!(fenced.code, ErrorCode::InvalidProducerEpoch);
+        // Uncommitted reads are unchanged and list no aborts.
+        let all = log.read(0, 1 << 20, true, &s, now()).unwrap();
+        assert_eq!(all.aborted, None);
     }
 
     #[test]

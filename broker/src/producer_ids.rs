@@ -3,9 +3,11 @@
 //! A new producer gets a fresh id at epoch 0. A producer that sends back its
 //! current id and epoch (KIP-360, InitProducerId v3+) gets the next epoch, or
 //! a fresh id once the epoch would overflow; one that sends a stale pair is
-//! fenced. A transactional id keeps its producer id and bumps the epoch on
-//! each InitProducerId, which fences the previous instance. The next id is
-//! persisted with a data directory so ids never repeat across restarts.
+//! fenced. Transactional ids are the transaction coordinator's
+//! ([`crate::txn`]), which takes fresh ids from here; the transactional
+//! branch of [`ProducerIds::init`] is the plain form of the same rule (keep
+//! the id, bump the epoch). The next id is persisted with a data directory
+//! so ids never repeat across restarts.
 
 use std::collections::HashMap;
 

@@ -18,8 +18,9 @@
 //! [`GroupCoordinator::shutdown`] or when the last clone is dropped.
 //!
 //! Not done (as in a single-node Kafka without these features): offset
-//! retention (`offsets.retention.minutes`), `group.max.size`, transactional
-//! offset commits, the KIP-848 consumer protocol.
+//! retention (`offsets.retention.minutes`), `group.max.size`, the KIP-848
+//! consumer protocol. Transactional offset commits are held by the
+//! transaction coordinator (`crate::txn`) and applied here on commit.
 
 mod admin;
 mod classic;
@@ -162,6 +163,9 @@ struct State {
     min_session_timeout_ms: i32,
     max_session_timeout_ms: i32,
     store: Option<Arc<dyn OffsetStore>>,
+    /// (group, topic, partition) -> how many open transactions hold a
+    /// pending offset for it (OffsetFetch's `require_stable`, KIP-447).
+    pending_txn_offsets: HashMap<(String, String, i32), u32>,
 }
 
 impl State {
@@ -287,6 +291,7 @@ impl GroupCoordinator {
             min_session_timeout_ms: config.min_session_timeout_ms,
             max_session_timeout_ms: config.max_session_timeout_ms,
             store: config.offset_store.clone(),
+            pending_txn_offsets: HashMap::new(),
         };
         if let Some(store) = &config.offset_store {
             state.restore(store.load(), now);
@@ -427,8 +432,9 @@ impl GroupCoordinator {
     /// OffsetFetch at `version` (v0-7 one group; v8+ several groups).
     /// Null topics means every offset the group committed; partitions without
     /// a committed offset get offset -1 and no error, as in Kafka (and
-    /// unknown groups are not an error either). There are no pending
-    /// transactional offsets, so `require_stable` is always satisfied.
+    /// unknown groups are not an error either). With `require_stable`
+    /// (v7+), a partition with a pending transactional offset gets
+    /// UNSTABLE_OFFSET_COMMIT.
     pub async fn offset_fetch(
         &self,
         request: OffsetFetchRequest,
@@ -471,6 +477,52 @@ impl GroupCoordinator {
         _version: i16,
     ) -> DeleteGroupsResponse {
         self.shared().lock().delete_groups(request)
+    }
+
+    /// TxnOffsetCommit's check of the committing member (Kafka's
+    /// `validateOffsetCommit` for a transactional commit): a commit without
+    /// member and generation is allowed whatever the group's state; one that
+    /// names them must match the group (UNKNOWN_MEMBER_ID,
+    /// FENCED_INSTANCE_ID, ILLEGAL_GENERATION).
+    pub(crate) fn validate_txn_offset_commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), ferrokafka_protocol::ErrorCode> {
+        self.shared().lock().validate_txn_offset_commit(
+            group_id,
+            member_id,
+            group_instance_id,
+            generation_id,
+        )
+    }
+
+    /// Notes that a transaction holds (`held`) or no longer holds a pending
+    /// offset for each of `keys` (group, topic, partition): while one does,
+    /// OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT for
+    /// that partition, as Kafka does (KIP-447).
+    pub(crate) fn mark_txn_pending(&self, keys: &[(String, String, i32)], held: bool) {
+        let mut state = self.shared().lock();
+        for key in keys {
+            if held {
+                *state.pending_txn_offsets.entry(key.clone()).or_insert(0) += 1;
+            } else if let Some(count) = state.pending_txn_offsets.get_mut(key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    state.pending_txn_offsets.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Applies the offsets of a committed transaction (creating the group
+    /// if it does not exist yet), and stores them.
+    pub(crate) fn apply_txn_offsets(&self, offsets: Vec<CommittedOffset>) {
+        self.shared()
+            .lock()
+            .apply_txn_offsets(offsets, Instant::now());
     }
 
     /// Stops the expiry task; pending joins and syncs are answered with

@@ -42,6 +42,7 @@ struct Fetched {
     offset: i64,
     leader_epoch: i32,
     metadata: String,
+    error: ErrorCode,
 }
 
 impl Fetched {
@@ -51,6 +52,7 @@ impl Fetched {
             offset: -1,
             leader_epoch: -1,
             metadata: String::new(),
+            error: ErrorCode::None,
         }
     }
 }
@@ -91,6 +93,62 @@ fn validate_commit(
 }
 
 impl State {
+    /// See [`super::GroupCoordinator::validate_txn_offset_commit`].
+    pub(super) fn validate_txn_offset_commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ErrorCode> {
+        if self.shutdown {
+            return Err(ErrorCode::CoordinatorNotAvailable);
+        }
+        let Some(group) = self.groups.get(group_id) else {
+            return if generation < 0 {
+                Ok(())
+            } else {
+                Err(ErrorCode::IllegalGeneration)
+            };
+        };
+        if generation < 0 && group.is_empty_state() {
+            return Ok(());
+        }
+        if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+            group.validate_member(member_id, instance_id)?;
+            if generation != group.generation {
+                return Err(ErrorCode::IllegalGeneration);
+            }
+        }
+        Ok(())
+    }
+
+    /// See [`super::GroupCoordinator::apply_txn_offsets`].
+    pub(super) fn apply_txn_offsets(&mut self, offsets: Vec<CommittedOffset>, now: Instant) {
+        if offsets.is_empty() {
+            return;
+        }
+        let limits = self.limits;
+        for committed in &offsets {
+            let group = self
+                .groups
+                .entry(committed.group_id.clone())
+                .or_insert_with(|| Group::new(committed.group_id.clone(), now, limits));
+            group.offsets.insert(
+                (committed.topic.clone(), committed.partition),
+                OffsetEntry {
+                    offset: committed.offset,
+                    leader_epoch: committed.leader_epoch,
+                    metadata: committed.metadata.clone().unwrap_or_default(),
+                    commit_timestamp_ms: committed.commit_timestamp_ms,
+                },
+            );
+        }
+        if let Some(store) = self.store.as_ref() {
+            store.store(&offsets);
+        }
+    }
+
     /// Rebuilds groups (Empty, offsets only) from the store.
     pub(super) fn restore(&mut self, offsets: Vec<CommittedOffset>, now: Instant) {
         let limits = self.limits;
@@ -252,6 +310,29 @@ impl State {
         &self,
         group_id: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
+        require_stable: bool,
+    ) -> Vec<(String, Vec<Fetched>)> {
+        let mut fetched = self.fetch_committed(group_id, topics);
+        if require_stable && !self.pending_txn_offsets.is_empty() {
+            for (topic, partitions) in &mut fetched {
+                for partition in partitions {
+                    let key = (group_id.to_owned(), topic.clone(), partition.partition);
+                    if self.pending_txn_offsets.contains_key(&key) {
+                        *partition = Fetched {
+                            error: ErrorCode::UnstableOffsetCommit,
+                            ..Fetched::none(partition.partition)
+                        };
+                    }
+                }
+            }
+        }
+        fetched
+    }
+
+    fn fetch_committed(
+        &self,
+        group_id: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
     ) -> Vec<(String, Vec<Fetched>)> {
         let group = self.groups.get(group_id);
         match topics {
@@ -267,6 +348,7 @@ impl State {
                                     offset: entry.offset,
                                     leader_epoch: entry.leader_epoch,
                                     metadata: entry.metadata.clone(),
+                                    error: ErrorCode::None,
                                 },
                                 None => Fetched::none(partition),
                             }
@@ -285,6 +367,7 @@ impl State {
                         offset: entry.offset,
                         leader_epoch: entry.leader_epoch,
                         metadata: entry.metadata.clone(),
+                        error: ErrorCode::None,
                     };
                     match all.last_mut() {
                         Some((last, partitions)) if last == topic => partitions.push(fetched),
@@ -321,7 +404,7 @@ impl State {
                             .collect()
                     });
                     let topics = self
-                        .fetch_group(&group.group_id, asked)
+                        .fetch_group(&group.group_id, asked, request.require_stable)
                         .into_iter()
                         .map(|(name, partitions)| OffsetFetchResponseTopics {
                             name,
@@ -332,7 +415,7 @@ impl State {
                                     committed_offset: f.offset,
                                     committed_leader_epoch: f.leader_epoch,
                                     metadata: Some(f.metadata),
-                                    error_code: ErrorCode::None,
+                                    error_code: f.error,
                                     ..Default::default()
                                 })
                                 .collect(),
@@ -393,7 +476,11 @@ impl State {
             };
         }
         let topics = self
-            .fetch_group(&request.group_id, asked)
+            .fetch_group(
+                &request.group_id,
+                asked,
+                version >= 7 && request.require_stable,
+            )
             .into_iter()
             .map(|(name, partitions)| OffsetFetchResponseTopic {
                 name,
@@ -404,7 +491,7 @@ impl State {
                         committed_offset: f.offset,
                         committed_leader_epoch: if version >= 5 { f.leader_epoch } else { -1 },
                         metadata: Some(f.metadata),
-                        error_code: ErrorCode::None,
+                        error_code: f.error,
                         ..Default::default()
                     })
                     .collect(),

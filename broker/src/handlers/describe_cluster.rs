@@ -1,13 +1,14 @@
 //! DescribeCluster (key 60): the running brokers, the cluster id and the
 //! controller. Only broker endpoints exist (`endpoint_type` 1); asking for
 //! controllers (2, v1+) gets UNSUPPORTED_ENDPOINT_TYPE, as from a broker
-//! that is not a controller.
+//! that is not a controller. Authorized operations, when asked, are all a
+//! cluster has (there is no authorizer, KIP-430).
 
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::describe_cluster_response::DescribeClusterBroker;
 use ferrokafka_protocol::generated::{DescribeClusterRequest, DescribeClusterResponse};
 
-use super::metadata::OPERATIONS_NOT_REQUESTED;
+use super::metadata::{CLUSTER_AUTHORIZED_OPERATIONS, OPERATIONS_NOT_REQUESTED};
 use super::{RequestContext, message_for};
 
 const BROKER_ENDPOINTS: i8 = 1;
@@ -35,7 +36,12 @@ pub(crate) fn handle(
                 ..DescribeClusterBroker::default()
             })
             .collect(),
-        cluster_authorized_operations: OPERATIONS_NOT_REQUESTED,
+        // Asked for: everything, as Kafka answers without an authorizer.
+        cluster_authorized_operations: if request.include_cluster_authorized_operations {
+            CLUSTER_AUTHORIZED_OPERATIONS
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        },
         ..DescribeClusterResponse::default()
     }
 }

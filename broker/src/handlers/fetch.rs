@@ -21,13 +21,16 @@
 //!   newer UNKNOWN_LEADER_EPOCH. From v12, NOT_LEADER_OR_FOLLOWER names the
 //!   current leader, and from v16 its endpoint (KIP-951).
 //! - Topics are named (v0-12) or identified by topic id (v13+).
-//! - Last stable offset = high watermark: there are no transactions.
+//! - `isolation_level` 1 (READ_COMMITTED, v4+) returns batches below the
+//!   last stable offset only, with the aborted transactions overlapping
+//!   them (KIP-98); READ_UNCOMMITTED returns everything up to the high
+//!   watermark and a null aborted list. Both report the last stable offset.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ferrokafka_protocol::generated::fetch_response::{
-    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
 use ferrokafka_protocol::generated::{FetchRequest, FetchResponse};
 use ferrokafka_protocol::{ErrorCode, Uuid};
@@ -78,6 +81,7 @@ fn gather(context: &RequestContext, request: &FetchRequest) -> Gathered {
     } else {
         usize::MAX
     };
+    let read_committed = version >= 4 && request.isolation_level == 1;
     let mut total = 0usize;
     let mut has_error = false;
     let mut leaders_named = BTreeSet::new();
@@ -134,10 +138,14 @@ fn gather(context: &RequestContext, request: &FetchRequest) -> Gathered {
             };
             let partition_limit = usize::try_from(fetch.partition_max_bytes).unwrap_or(0);
             let limit = partition_limit.min(max_bytes.saturating_sub(total));
-            match led
-                .log
-                .read(fetch.fetch_offset, limit, total == 0, &led.settings, now)
-            {
+            match led.log.read_isolated(
+                fetch.fetch_offset,
+                limit,
+                total == 0,
+                read_committed,
+                &led.settings,
+                now,
+            ) {
                 Ok(read) => {
                     total = total.saturating_add(read.records.len());
                     partitions.push(PartitionData {
@@ -145,9 +153,23 @@ fn gather(context: &RequestContext, request: &FetchRequest) -> Gathered {
                         error_code: ErrorCode::None,
                         high_watermark: read.high_watermark,
                         last_stable_offset: if version >= 4 {
-                            read.high_watermark
+                            read.last_stable_offset
                         } else {
                             -1
+                        },
+                        aborted_transactions: if version >= 4 {
+                            read.aborted.map(|aborted| {
+                                aborted
+                                    .into_iter()
+                                    .map(|(producer_id, first_offset)| AbortedTransaction {
+                                        producer_id,
+                                        first_offset,
+                                        ..AbortedTransaction::default()
+                                    })
+                                    .collect()
+                            })
+                        } else {
+                            None
                         },
                         log_start_offset: if version >= 5 {
                             read.log_start_offset
@@ -164,7 +186,7 @@ fn gather(context: &RequestContext, request: &FetchRequest) -> Gathered {
                     partitions.push(PartitionData {
                         high_watermark: offsets.high_watermark,
                         last_stable_offset: if version >= 4 {
-                            offsets.high_watermark
+                            offsets.last_stable_offset
                         } else {
                             -1
                         },

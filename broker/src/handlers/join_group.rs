@@ -1,6 +1,9 @@
 //! JoinGroup (key 11): handed to the group coordinator ([`crate::group`];
 //! KIP-394 member ids, protocol selection, leader election and rebalance waits live in the coordinator). A node that does not coordinate groups answers NOT_COORDINATOR,
-//! which sends the client back to FindCoordinator.
+//! which sends the client back to FindCoordinator. The request header's
+//! client id goes with it: DescribeGroups reports it per member and member
+//! ids start with it, as in Kafka (the client's address is not known here,
+//! so the member's host stays empty).
 
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::{JoinGroupRequest, JoinGroupResponse};
@@ -17,7 +20,12 @@ pub(crate) async fn handle(
     context
         .cluster
         .groups()
-        .join_group(request, context.version)
+        .join_group_with_client(
+            request,
+            context.version,
+            context.header.client_id.as_deref().unwrap_or(""),
+            "",
+        )
         .await
 }
 

@@ -3,7 +3,8 @@
 //! storage), latest tiered (-5: none, so -1) and by timestamp. v0 answers in
 //! `old_style_offsets` (at most `max_num_offsets`, latest first), later
 //! versions with one offset and timestamp. From v4 the leader epoch is
-//! checked and returned, as in Fetch.
+//! checked and returned, as in Fetch. With `isolation_level` 1
+//! (READ_COMMITTED, v2+) latest is the last stable offset (KIP-98).
 
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::list_offsets_response::{
@@ -33,6 +34,7 @@ pub(crate) fn handle(context: &RequestContext, request: ListOffsetsRequest) -> L
     let cluster = &context.cluster;
     let version = context.version;
     let now = now_ms();
+    let read_committed = version >= 2 && request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -63,7 +65,10 @@ pub(crate) fn handle(context: &RequestContext, request: ListOffsetsRequest) -> L
                         Ok(led) => led,
                         Err(code) => return error_partition(wanted.partition_index, code),
                     };
-                    let offsets = led.log.offsets(&led.settings, now);
+                    let mut offsets = led.log.offsets(&led.settings, now);
+                    if read_committed {
+                        offsets.high_watermark = offsets.last_stable_offset;
+                    }
                     if version == 0 {
                         let mut old_style = match wanted.timestamp {
                             EARLIEST => vec![offsets.log_start_offset],

@@ -9,6 +9,8 @@
 //! node is stopped report LEADER_NOT_AVAILABLE with leader -1 and the node
 //! among the offline replicas, which is what a single-replica Kafka
 //! partition looks like when its broker is down.
+//! Authorized operations (v8+), when asked, are every operation a topic or
+//! the cluster has, as Kafka answers without an authorizer (KIP-430).
 
 use ferrokafka_protocol::generated::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -22,6 +24,18 @@ use crate::cluster::{Cluster, Topic};
 /// `topic_authorized_operations` / `cluster_authorized_operations` when not
 /// requested (Kafka's `Integer.MIN_VALUE`).
 pub(crate) const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
+
+/// A topic's authorized operations when asked (KIP-430): without an
+/// authorizer Kafka grants every operation `AclEntry.supportedOperations`
+/// lists for a topic (READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7,
+/// DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11), as a bit field.
+pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+
+/// The cluster's, likewise (CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
+/// DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12).
+pub(crate) const CLUSTER_AUTHORIZED_OPERATIONS: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 pub(crate) fn brokers(cluster: &Cluster) -> Vec<MetadataResponseBroker> {
     cluster
@@ -110,7 +124,12 @@ pub(crate) fn handle(context: &RequestContext, request: MetadataRequest) -> Meta
     let all_topics = request.topics.is_none()
         || (version == 0 && request.topics.as_ref().is_some_and(Vec::is_empty));
     let allow_create = version < 4 || request.allow_auto_topic_creation;
-    let topics = if all_topics {
+    // The flags exist from v8 (the cluster one until v10; DescribeCluster
+    // carries it after).
+    let topic_operations = version >= 8 && request.include_topic_authorized_operations;
+    let cluster_operations =
+        (8..=10).contains(&version) && request.include_cluster_authorized_operations;
+    let topics: Vec<MetadataResponseTopic> = if all_topics {
         cluster
             .topics()
             .iter()
@@ -143,6 +162,19 @@ pub(crate) fn handle(context: &RequestContext, request: MetadataRequest) -> Meta
             })
             .collect()
     };
+    let topics = topics
+        .into_iter()
+        .map(|topic| {
+            if topic_operations && topic.error_code.is_ok() {
+                MetadataResponseTopic {
+                    topic_authorized_operations: TOPIC_AUTHORIZED_OPERATIONS,
+                    ..topic
+                }
+            } else {
+                topic
+            }
+        })
+        .collect();
     MetadataResponse {
         brokers: brokers(cluster),
         cluster_id: (version >= 2).then(|| cluster.config.cluster_id.clone()),
@@ -152,7 +184,11 @@ pub(crate) fn handle(context: &RequestContext, request: MetadataRequest) -> Meta
             -1
         },
         topics,
-        cluster_authorized_operations: OPERATIONS_NOT_REQUESTED,
+        cluster_authorized_operations: if cluster_operations {
+            CLUSTER_AUTHORIZED_OPERATIONS
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        },
         ..MetadataResponse::default()
     }
 }

@@ -16,6 +16,10 @@
 //!   from v10 the current leader and its endpoint (KIP-951).
 //! - Idempotent batches go through the sequence checks in [`crate::log`]: a
 //!   duplicate is acknowledged with its original offset and not appended.
+//! - Transactional batches (KIP-98) must belong to a partition added to the
+//!   producer's ongoing transaction (INVALID_TXN_STATE otherwise, as Kafka's
+//!   partition verification answers; INVALID_PRODUCER_EPOCH for an older
+//!   epoch); see [`crate::txn`].
 
 use std::collections::BTreeSet;
 
@@ -85,8 +89,23 @@ fn append_partition(
         FlushPolicy::OnAcksAll => acks == -1,
         FlushPolicy::Never => false,
     };
-    led.log
-        .append(batches, led.leader_epoch, &led.settings, now, flush)
+    let transactional = batches
+        .iter()
+        .find(|batch| batch.header().is_transactional())
+        .map(|batch| (batch.header().producer_id, batch.header().producer_epoch));
+    match transactional {
+        Some(producer) => {
+            cluster
+                .txns
+                .append_transactional(producer, &topic.name, partition, || {
+                    led.log
+                        .append(batches, led.leader_epoch, &led.settings, now, flush)
+                })
+        }
+        None => led
+            .log
+            .append(batches, led.leader_epoch, &led.settings, now, flush),
+    }
 }
 
 pub(crate) async fn handle(context: &RequestContext, request: ProduceRequest) -> Reply {
