@@ -18,6 +18,17 @@ pub enum AdminError {
     /// The broker's response did not mention this item.
     #[error("the broker's response did not mention {0:?}")]
     MissingResult(String),
+    /// The operation's timeout passed (retries included) before this item
+    /// had an answer.
+    #[error("the admin operation timed out after {} ms", .after.as_millis())]
+    Timeout {
+        /// The options' timeout.
+        after: std::time::Duration,
+    },
+    /// The request cannot be sent as given (bad argument, or a feature the
+    /// broker's API version does not carry).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     /// The client core failed (routing, transport, timeout...).
     #[error(transparent)]
     Client(#[from] ferrokafka_client::Error),
@@ -29,7 +40,9 @@ impl AdminError {
         match self {
             AdminError::Kafka { code, .. } => Some(*code),
             AdminError::Client(e) => e.kafka_code(),
-            AdminError::MissingResult(_) => None,
+            AdminError::MissingResult(_)
+            | AdminError::Timeout { .. }
+            | AdminError::InvalidRequest(_) => None,
         }
     }
 
@@ -37,6 +50,7 @@ impl AdminError {
     pub fn message(&self) -> Option<&str> {
         match self {
             AdminError::Kafka { message, .. } => message.as_deref(),
+            AdminError::Client(e) => client_message(e),
             _ => None,
         }
     }
@@ -48,6 +62,37 @@ impl AdminError {
         } else {
             Err(AdminError::Kafka { code, message })
         }
+    }
+}
+
+impl AdminError {
+    /// A [`AdminError::Kafka`] without a message.
+    pub fn kafka(code: ErrorCode) -> AdminError {
+        AdminError::Kafka {
+            code,
+            message: None,
+        }
+    }
+
+    /// Whether retrying the operation can succeed (the core's policy).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            AdminError::Kafka { code, .. } => {
+                ferrokafka_client::retry::classify_code(*code)
+                    != ferrokafka_client::retry::RetryAction::Fail
+            }
+            AdminError::Client(e) => e.is_retriable(),
+            AdminError::Timeout { .. } => true,
+            AdminError::MissingResult(_) | AdminError::InvalidRequest(_) => false,
+        }
+    }
+}
+
+fn client_message(error: &ferrokafka_client::Error) -> Option<&str> {
+    match error {
+        ferrokafka_client::Error::Kafka { message, .. } => message.as_deref(),
+        ferrokafka_client::Error::RetriesExhausted { last, .. } => client_message(last),
+        _ => None,
     }
 }
 
