@@ -56,6 +56,10 @@ pub enum AssignmentStrategy {
     Range,
     /// `roundrobin`: all partitions dealt out one by one.
     RoundRobin,
+    /// `sticky`: Java's eager `StickyAssignor`: balanced, and keeps each
+    /// member's previous partitions where balance allows, but every member
+    /// gives up all its partitions before each rebalance (eager protocol).
+    Sticky,
     /// `cooperative-sticky`: balanced, keeps partitions in place, and
     /// rebalances incrementally (KIP-429): members keep fetching the
     /// partitions they keep during a rebalance.
@@ -68,6 +72,7 @@ impl AssignmentStrategy {
         match self {
             AssignmentStrategy::Range => "range",
             AssignmentStrategy::RoundRobin => "roundrobin",
+            AssignmentStrategy::Sticky => "sticky",
             AssignmentStrategy::CooperativeSticky => "cooperative-sticky",
         }
     }
@@ -90,17 +95,12 @@ impl AssignmentStrategy {
                 Ok(AssignmentStrategy::CooperativeSticky)
             }
             "sticky" | "org.apache.kafka.clients.consumer.StickyAssignor" => {
-                Err(ferrokafka_client::Error::invalid_property(
-                    name,
-                    value,
-                    "the eager sticky assignor is not supported yet (use cooperative-sticky)",
-                )
-                .into())
+                Ok(AssignmentStrategy::Sticky)
             }
             _ => Err(ferrokafka_client::Error::invalid_property(
                 name,
                 value,
-                "expected range, roundrobin or cooperative-sticky",
+                "expected range, roundrobin, sticky or cooperative-sticky",
             )
             .into()),
         }
@@ -636,9 +636,26 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("group.id"), "{err}");
-        let err = ConsumerConfig::from_properties([("partition.assignment.strategy", "sticky")])
+        let err = ConsumerConfig::from_properties([("partition.assignment.strategy", "stiky")])
             .unwrap_err();
-        assert!(err.to_string().contains("not supported"), "{err}");
+        assert!(
+            err.to_string().contains("partition.assignment.strategy"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn eager_sticky_is_selectable_by_either_name() {
+        for name in ["sticky", "org.apache.kafka.clients.consumer.StickyAssignor"] {
+            let c =
+                ConsumerConfig::from_properties([("partition.assignment.strategy", name)]).unwrap();
+            assert_eq!(
+                c.partition_assignment_strategy,
+                vec![AssignmentStrategy::Sticky]
+            );
+            assert!(!AssignmentStrategy::Sticky.is_cooperative());
+            assert_eq!(AssignmentStrategy::Sticky.name(), "sticky");
+        }
     }
 
     #[test]

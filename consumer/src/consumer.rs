@@ -388,19 +388,29 @@ impl Consumer {
     /// no buffered records and has no fetch in flight.
     async fn start_fetches(&mut self, max_wait: Duration) {
         let in_flight: BTreeSet<&TopicPartition> = self.fetching.values().flatten().collect();
-        let wanted: Vec<(TopicPartition, i64)> = self
-            .subscriptions
-            .fetchable()
-            .into_iter()
-            .filter(|(tp, _)| !in_flight.contains(tp))
-            .filter(|(tp, _)| {
-                !self
-                    .buffered
-                    .iter()
-                    .any(|f| &f.partition == tp && !f.records.is_empty())
-            })
-            .filter_map(|(tp, _)| self.fetch_position(&tp).map(|p| (tp, p)))
-            .collect();
+        let mut wanted: Vec<(TopicPartition, i64)> = Vec::new();
+        // Partitions left out because `poll` has not handed out their
+        // buffered records yet: they want a fetch soon.
+        let mut held_back: Vec<(TopicPartition, i64)> = Vec::new();
+        for (tp, _) in self.subscriptions.fetchable() {
+            if in_flight.contains(&tp) {
+                continue;
+            }
+            let buffered = self
+                .buffered
+                .iter()
+                .any(|f| f.partition == tp && !f.records.is_empty());
+            if buffered {
+                held_back.push((tp, 0));
+            } else if let Some(position) = self.fetch_position(&tp) {
+                wanted.push((tp, position));
+            }
+        }
+        // A fetch that left out partitions of its broker must not long-poll:
+        // it would hold their next fetch back for `fetch.max.wait.ms` while
+        // the broker has data for them (a broker serves one request per
+        // connection at a time). Such a fetch returns at once instead.
+        let (held_leaders, _) = self.fetcher.by_leader(held_back);
         if wanted.is_empty() {
             return;
         }
@@ -429,6 +439,11 @@ impl Consumer {
                 partitions.iter().map(|(tp, _)| tp.clone()).collect(),
             );
             let fetcher = self.fetcher.clone();
+            let max_wait = if held_leaders.contains_key(&leader) {
+                Duration::ZERO
+            } else {
+                max_wait
+            };
             self.fetches.spawn(async move {
                 let outcomes = fetcher
                     .fetch_from_leader(leader, &partitions, max_wait)

@@ -121,8 +121,18 @@ impl Fetcher {
         let max_wait_ms = i32::try_from(max_wait.as_millis())
             .unwrap_or(i32::MAX)
             .min(self.config.fetch_max_wait_ms());
+        let started = std::time::Instant::now();
         match fetch_from(&self.client, &self.config, leader, partitions, max_wait_ms).await {
-            Ok(response) => self.parse(partitions, response),
+            Ok(response) => {
+                tracing::trace!(
+                    leader,
+                    partitions = partitions.len(),
+                    max_wait_ms,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "fetch answered"
+                );
+                self.parse(partitions, response)
+            }
             Err(error) => {
                 tracing::debug!(%error, leader, "fetch failed; refreshing metadata");
                 vec![PartitionOutcome::RefreshMetadata]

@@ -38,6 +38,7 @@
 //! [`subscription`] (assignment and positions), [`coordinator`] (group
 //! membership and offsets), [`assignor`], [`consumer`] (the API),
 //! [`stream`], [`deserializer`], [`record`], [`error`].
+//! [`listener`]: Spring-style listener containers over the consumer.
 
 pub mod assignor;
 pub mod config;
@@ -46,12 +47,14 @@ pub mod coordinator;
 pub mod deserializer;
 pub mod error;
 pub mod fetcher;
+pub mod listener;
 pub mod record;
 pub mod stream;
 pub mod subscription;
 
 pub use assignor::{
     Assignor, CooperativeStickyAssignor, MemberSubscription, RangeAssignor, RoundRobinAssignor,
+    StickyAssignor,
 };
 pub use config::{
     AssignmentStrategy, ConsumerConfig, ConsumerConfigBuilder, IsolationLevel, OffsetReset,
@@ -63,6 +66,10 @@ pub use deserializer::{
 };
 pub use error::{Error, Result};
 pub use fetcher::Fetcher;
+pub use listener::{
+    AckMode, Acknowledgment, DefaultErrorHandler, FixedBackOff, ListenerContainer, ListenerError,
+    LoggingRecoverer, MessageListener, Recoverer,
+};
 pub use record::{
     ConsumerRecord, OffsetAndMetadata, OffsetAndTimestamp, RecordHeader, TimestampType,
     TopicPartition,
