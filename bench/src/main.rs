@@ -13,6 +13,7 @@
 mod args;
 mod broker;
 mod codec;
+mod consumer;
 mod harness;
 mod producer;
 
@@ -62,6 +63,20 @@ const SUBCOMMANDS: &[Subcommand] = &[
         usage: producer::USAGE,
         run: producer::run,
         hidden: false,
+    },
+    Subcommand {
+        name: "consumer",
+        about: "ferrokafka's consumer vs librdkafka's from the bundled broker: msgs/s, MB/s, CPU per record, peak memory, end-to-end latency",
+        usage: consumer::USAGE,
+        run: consumer::run,
+        hidden: false,
+    },
+    Subcommand {
+        name: "consumer-case",
+        about: "internal: one client's run of one `consumer` case, in a child process",
+        usage: consumer::CASE_USAGE,
+        run: consumer::run_case_child,
+        hidden: true,
     },
     Subcommand {
         name: "producer-case",
