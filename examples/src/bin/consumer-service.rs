@@ -1,0 +1,58 @@
+//! `cargo run -p ferrokafka-examples --bin consumer-service [-- --config FILE]`:
+//! the listener service; see [`ferrokafka_examples::consumer_service`] and
+//! [`ferrokafka_examples::config`] for its settings.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferrokafka_examples::cluster::{PREFERRED_EMBEDDED_ADDRESS, ensure_cluster};
+use ferrokafka_examples::{ServiceConfig, consumer_service, shutdown_signal};
+
+/// Listener containers per group and topic, and an order relay to a webhook.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The TOML configuration file (else $FERROKAFKA_CONFIG, else defaults).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    ferrokafka_examples::init_tracing();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("consumer-service failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> ferrokafka_examples::Result<()> {
+    let mut config = ServiceConfig::load(args.config.as_deref())?;
+    let broker = ensure_cluster(&mut config, Some(PREFERRED_EMBEDDED_ADDRESS)).await?;
+    let bootstrap = config.bootstrap_servers.clone().unwrap_or_default();
+    if broker.is_some() {
+        println!("Started an embedded Kafka broker at {bootstrap}.");
+        println!("  Point the producer service at it: FERROKAFKA_BOOTSTRAP_SERVERS={bootstrap}");
+    } else {
+        println!("Using the Kafka cluster at {bootstrap}.");
+    }
+    match &config.webhook_url {
+        Some(url) => println!("Orders from '{}' are POSTed to {url}.", config.orders_topic),
+        None => println!(
+            "No webhook_url configured: orders from '{}' are only logged.",
+            config.orders_topic
+        ),
+    }
+    println!("consumer-service running (Ctrl-C to stop); set RUST_LOG=debug for more detail.");
+    let result = consumer_service::run(&config, shutdown_signal()).await;
+    if let Some(broker) = broker {
+        broker.shutdown().await;
+    }
+    println!("consumer-service stopped (offsets committed, groups left).");
+    result
+}

@@ -1,0 +1,64 @@
+//! `cargo run -p ferrokafka-examples --bin producer-service [-- --config FILE]`:
+//! the HTTP producer service; see [`ferrokafka_examples::producer_service`]
+//! and [`ferrokafka_examples::config`] for its settings.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferrokafka_examples::cluster::{PREFERRED_EMBEDDED_ADDRESS, ensure_cluster};
+use ferrokafka_examples::{ServiceConfig, producer_service, shutdown_signal};
+
+/// An HTTP service that publishes to Kafka: GET /send, POST /orders/purchase, GET /health.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The TOML configuration file (else $FERROKAFKA_CONFIG, else defaults).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    ferrokafka_examples::init_tracing();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("producer-service failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> ferrokafka_examples::Result<()> {
+    let mut config = ServiceConfig::load(args.config.as_deref())?;
+    let broker = ensure_cluster(&mut config, Some(PREFERRED_EMBEDDED_ADDRESS)).await?;
+    let bootstrap = config.bootstrap_servers.clone().unwrap_or_default();
+    if broker.is_some() {
+        println!("Started an embedded Kafka broker at {bootstrap}.");
+        println!("  Point the consumer service at it: FERROKAFKA_BOOTSTRAP_SERVERS={bootstrap}");
+    } else {
+        println!("Using the Kafka cluster at {bootstrap}.");
+    }
+    let listener = tokio::net::TcpListener::bind(&config.http_addr)
+        .await
+        .map_err(|e| {
+            ferrokafka_examples::ExampleError::Config(format!(
+                "cannot listen on {}: {e}",
+                config.http_addr
+            ))
+        })?;
+    let address = listener.local_addr()?;
+    println!("producer-service listening on http://{address}  (Ctrl-C to stop)");
+    println!("  curl 'http://{address}/send?topic=topic1&key=k&message=hi'");
+    println!(
+        "  curl -X POST http://{address}/orders/purchase -H 'content-type: application/json' \\\n       -d '{{\"id\":\"order-1\",\"product\":\"apples\",\"quantity\":3,\"price\":1.25,\"customer\":\"ada\"}}'"
+    );
+    let result = producer_service::run(&config, listener, shutdown_signal()).await;
+    if let Some(broker) = broker {
+        broker.shutdown().await;
+    }
+    println!("producer-service stopped (producer flushed and closed).");
+    result
+}
