@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use ferrokafka_client::Client;
+use ferrokafka_client::{Client, ConsumerGroupMetadata};
 use tokio::task::JoinSet;
 
 use crate::config::{ConsumerConfig, OffsetReset};
@@ -159,6 +159,21 @@ impl Consumer {
     /// The group member id and generation (`None` without a group).
     pub fn group_member(&self) -> Option<(String, i32)> {
         self.coordinator.as_ref().map(ConsumerCoordinator::member)
+    }
+
+    /// This member's group identity, for a transactional producer's
+    /// `send_offsets_to_transaction` (consume-transform-produce): the
+    /// coordinator then refuses offsets from a member that lost its
+    /// partitions. `None` without a `group.id`.
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let coordinator = self.coordinator.as_ref()?;
+        let (member_id, generation_id) = coordinator.member();
+        Some(ConsumerGroupMetadata {
+            group_id: coordinator.group_id().to_string(),
+            generation_id,
+            member_id,
+            group_instance_id: self.config.group_instance_id.clone(),
+        })
     }
 
     fn ensure_open(&self) -> Result<()> {

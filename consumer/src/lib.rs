@@ -65,6 +65,7 @@ pub use deserializer::{
     BytesDeserializer, Deserializer, JsonDeserializer, StringDeserializer, TypedRecord,
 };
 pub use error::{Error, Result};
+pub use ferrokafka_client::ConsumerGroupMetadata;
 pub use fetcher::Fetcher;
 pub use listener::{
     AckMode, Acknowledgment, DefaultErrorHandler, FixedBackOff, ListenerContainer, ListenerError,

@@ -338,3 +338,90 @@ async fn transactional_calls_in_the_wrong_state_are_typed_errors() {
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_transform_produce_commits_the_input_offsets_with_the_output() {
+    let broker = broker().await;
+    broker.create_topic("input", 1).unwrap();
+    broker.create_topic("output", 1).unwrap();
+    // Ten input records, written by a plain producer.
+    let plain = Producer::connect(
+        ProducerConfig::builder()
+            .bootstrap_servers(broker.bootstrap_servers().split(','))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    for i in 0..10 {
+        plain
+            .send(ProducerRecord::new("input").value(format!("in{i}")))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let group_config = || {
+        ConsumerConfig::builder()
+            .bootstrap_servers(broker.bootstrap_servers().split(','))
+            .group_id("ctp")
+            .enable_auto_commit(false)
+            .auto_offset_reset(OffsetReset::Earliest)
+            .fetch_max_wait(Duration::from_millis(50))
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .build()
+            .unwrap()
+    };
+    let mut consumer = Consumer::connect(group_config()).await.unwrap();
+    consumer.subscribe(["input"]).unwrap();
+    let producer = transactional(&broker, "ctp-tx", Duration::from_millis(5)).await;
+    producer.init_transactions().await.unwrap();
+
+    let mut transformed = 0;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while transformed < 10 && Instant::now() < deadline {
+        let records = consumer.poll(Duration::from_millis(200)).await.unwrap();
+        if records.is_empty() {
+            continue;
+        }
+        producer.begin_transaction().unwrap();
+        let mut next = 0;
+        for record in &records {
+            let value = String::from_utf8(record.value.clone().unwrap().to_vec()).unwrap();
+            producer
+                .send(ProducerRecord::new("output").value(value.replace("in", "out")))
+                .await
+                .unwrap();
+            next = record.offset + 1;
+        }
+        let group = consumer.group_metadata().unwrap();
+        assert_eq!(group.group_id, "ctp");
+        assert!(
+            group.generation_id > 0 && !group.member_id.is_empty(),
+            "{group:?}"
+        );
+        producer
+            .send_offsets_to_transaction(&[("input", 0, next)], &group)
+            .await
+            .unwrap();
+        producer.commit_transaction().await.unwrap();
+        transformed += records.len();
+    }
+    assert_eq!(transformed, 10);
+    consumer.close(Duration::from_secs(2)).await;
+
+    // The group resumes after the last transformed record: nothing is read twice.
+    let mut again = Consumer::connect(group_config()).await.unwrap();
+    again.subscribe(["input"]).unwrap();
+    let rest = poll_values(&mut again, Duration::from_millis(1500), |_| false).await;
+    assert!(rest.is_empty(), "input read twice: {rest:?}");
+    let mut output = reader(&broker, IsolationLevel::ReadCommitted).await;
+    assign_all(&mut output, "output", 1);
+    let out = poll_values(&mut output, Duration::from_secs(10), |s| s.len() >= 10).await;
+    assert_eq!(out, values("out", 10));
+    again.close(Duration::from_secs(1)).await;
+    output.close(Duration::from_secs(1)).await;
+    producer.close(Duration::from_secs(5)).await;
+    plain.close(Duration::from_secs(1)).await;
+    broker.shutdown().await;
+}

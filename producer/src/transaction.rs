@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use ferrokafka_client::ConsumerGroupMetadata;
 use ferrokafka_client::backoff::{ExponentialBackoff, XorShift};
 use ferrokafka_client::{Client, CoordinatorType, RetryAction, classify};
 use ferrokafka_protocol::codec::Request;
@@ -50,33 +51,6 @@ const ADD_PARTITIONS_CLIENT_MAX_VERSION: i16 = 3;
 /// Java retries CONCURRENT_TRANSACTIONS after this, not the usual backoff:
 /// the previous transaction's markers are usually written by then.
 const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
-
-/// A consumer group's identity as a transaction commits offsets for it
-/// (Java's `ConsumerGroupMetadata`): the generation and member let the
-/// group coordinator fence a zombie that lost its partitions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerGroupMetadata {
-    /// `group.id`.
-    pub group_id: String,
-    /// The group generation, -1 when unknown (no fencing by generation).
-    pub generation_id: i32,
-    /// The member id, empty when unknown.
-    pub member_id: String,
-    /// `group.instance.id` of a static member.
-    pub group_instance_id: Option<String>,
-}
-
-impl ConsumerGroupMetadata {
-    /// A group known by its id only (generation -1, no member).
-    pub fn new(group_id: impl Into<String>) -> Self {
-        ConsumerGroupMetadata {
-            group_id: group_id.into(),
-            generation_id: -1,
-            member_id: String::new(),
-            group_instance_id: None,
-        }
-    }
-}
 
 /// Where a transactional producer stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
