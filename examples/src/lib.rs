@@ -79,6 +79,54 @@
 //! # }
 //! ```
 //!
+//! Consume, transform and produce exactly once:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use ferrokafka_consumer::{Consumer, ConsumerConfig};
+//! use ferrokafka_producer::{Producer, ProducerConfig, ProducerRecord};
+//!
+//! // Exactly once from "orders" to "invoices": the output records and the
+//! // input offsets commit together, or not at all.
+//! let producer = Producer::connect(ProducerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("transactional.id", "invoicer-1"),
+//! ])?)
+//! .await?;
+//! producer.init_transactions().await?; // fences an older "invoicer-1"
+//! let mut consumer = Consumer::connect(ConsumerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("group.id", "invoicer"),
+//!     ("enable.auto.commit", "false"),
+//!     ("isolation.level", "read_committed"),
+//! ])?)
+//! .await?;
+//! consumer.subscribe(["orders"])?;
+//! loop {
+//!     let records = consumer.poll(Duration::from_millis(500)).await?;
+//!     if records.is_empty() {
+//!         continue;
+//!     }
+//!     producer.begin_transaction()?;
+//!     let mut offsets = Vec::new();
+//!     for record in &records {
+//!         producer
+//!             .send(ProducerRecord::new("invoices").value(record.value.clone().unwrap_or_default()))
+//!             .await?;
+//!         offsets.push((record.topic.as_str(), record.partition, record.offset + 1));
+//!     }
+//!     if let Some(group) = consumer.group_metadata() {
+//!         producer.send_offsets_to_transaction(&offsets, &group).await?;
+//!     }
+//!     if let Err(error) = producer.commit_transaction().await {
+//!         eprintln!("rolled back: {error}");
+//!         producer.abort_transaction().await?; // then rewind and redo, or restart
+//!     }
+//! }
+//! # }
+//! ```
+//!
 //! Create a topic:
 //!
 //! ```no_run
