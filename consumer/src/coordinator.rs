@@ -13,6 +13,14 @@
 //! group when `poll` was not called for `max.poll.interval.ms` (KIP-62).
 //! OffsetCommit carries the generation, so the coordinator refuses commits
 //! from a member that missed a rebalance: offsets never move backwards.
+//!
+//! The eager `sticky` protocol is sticky across generations as Java's
+//! `StickyAssignor` is: the member remembers its last assignment and the
+//! generation it came from, and sends them in the `sticky` protocol's
+//! subscription user data ([`StickyUserData`](crate::assignor::StickyUserData));
+//! a leader running `sticky` reads every member's claims from it and keeps
+//! each partition with the claim of the newest generation where balance
+//! allows. Other protocols send the plain subscription.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +29,7 @@ use std::time::{Duration, Instant};
 use ferrokafka_client::{Client, CoordinatorType, Target};
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::join_group_request::JoinGroupRequestProtocol;
+use ferrokafka_protocol::generated::join_group_response::JoinGroupResponseMember;
 use ferrokafka_protocol::generated::leave_group_request::MemberIdentity;
 use ferrokafka_protocol::generated::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -33,10 +42,10 @@ use ferrokafka_protocol::generated::{
 };
 
 use crate::assignor::{
-    MemberSubscription, assignor_for, decode_assignment, decode_subscription, encode_assignment,
-    encode_subscription,
+    MemberSubscription, StickyAssignor, assignor_for, decode_assignment, decode_sticky_member,
+    decode_subscription, encode_assignment, encode_sticky_subscription, encode_subscription,
 };
-use crate::config::ConsumerConfig;
+use crate::config::{AssignmentStrategy, ConsumerConfig};
 use crate::error::{Error, Result};
 use crate::record::{OffsetAndMetadata, TopicPartition};
 
@@ -59,6 +68,11 @@ pub(crate) struct MemberState {
     pub(crate) lost: bool,
     pub(crate) last_poll: Instant,
     pub(crate) fatal: Option<Error>,
+    /// The assignment of the last completed SyncGroup and the generation it
+    /// belongs to: the previous assignment the `sticky` protocol's user data
+    /// carries. Kept through generation resets and rejoins (as Java's
+    /// `StickyAssignor` keeps it): a stale claim loses to a newer one.
+    pub(crate) last_assignment: Option<(Vec<TopicPartition>, i32)>,
 }
 
 impl MemberState {
@@ -136,6 +150,7 @@ impl ConsumerCoordinator {
                 lost: false,
                 last_poll: Instant::now(),
                 fatal: None,
+                last_assignment: None,
             })),
             heartbeat: None,
             last_commit: Mutex::new(None),
@@ -223,6 +238,22 @@ impl ConsumerCoordinator {
         deadline: Instant,
     ) -> Result<Option<Joined>> {
         let metadata = encode_subscription(topics, owned)?;
+        // The `sticky` protocol carries the previous assignment in its user
+        // data instead (an eager member revoked everything before joining).
+        let last = self.with_state(|s| s.last_assignment.clone()).flatten();
+        let sticky_metadata = if self
+            .config
+            .partition_assignment_strategy
+            .contains(&AssignmentStrategy::Sticky)
+        {
+            encode_sticky_subscription(
+                topics,
+                last.as_ref()
+                    .map(|(partitions, generation)| (partitions.as_slice(), *generation)),
+            )?
+        } else {
+            metadata.clone()
+        };
         // No heartbeats while joining: the JoinGroup in flight keeps the
         // membership, and a heartbeat answered for the old generation must
         // not flag another rebalance after this one completes.
@@ -259,7 +290,11 @@ impl ConsumerCoordinator {
                     .iter()
                     .map(|s| JoinGroupRequestProtocol {
                         name: s.name().to_string(),
-                        metadata: metadata.clone(),
+                        metadata: if *s == AssignmentStrategy::Sticky {
+                            sticky_metadata.clone()
+                        } else {
+                            metadata.clone()
+                        },
                         ..Default::default()
                     })
                     .collect(),
@@ -375,6 +410,7 @@ impl ConsumerCoordinator {
             }
             let assignment = decode_assignment(response.assignment)?;
             self.with_state(|s| {
+                s.last_assignment = Some((assignment.clone(), generation));
                 s.stable = true;
                 s.rejoin_needed = false;
                 s.lost = false;
@@ -410,17 +446,7 @@ impl ConsumerCoordinator {
                     "the group chose {protocol:?}, which this member lacks"
                 ))
             })?;
-        let assignor = assignor_for(strategy);
-        let mut members = Vec::new();
-        for member in &response.members {
-            let (topics, owned) = decode_subscription(member.metadata.clone())?;
-            members.push(MemberSubscription {
-                member_id: member.member_id.clone(),
-                group_instance_id: member.group_instance_id.clone(),
-                topics,
-                owned,
-            });
-        }
+        let (members, generations) = decode_members(strategy, &response.members)?;
         let mut topics: Vec<&str> = members
             .iter()
             .flat_map(|m| m.topics.iter().map(String::as_str))
@@ -437,7 +463,7 @@ impl ConsumerCoordinator {
                     .map(|n| (t.to_string(), i32::try_from(n).unwrap_or(i32::MAX)))
             })
             .collect();
-        let plan = assignor.assign(&counts, &members);
+        let plan = compute_plan(strategy, &counts, &members, &generations);
         plan.into_iter()
             .map(|(member_id, partitions)| {
                 Ok(SyncGroupRequestAssignment {
@@ -686,6 +712,57 @@ impl ConsumerCoordinator {
     }
 }
 
+/// Decodes the members' JoinGroup metadata for `strategy`: their
+/// subscriptions and, for `sticky`, the generation of each member's claims
+/// (members without one are absent). `sticky` reads the claims from
+/// Java's `StickyAssignor` user data; the other protocols take the owned
+/// partitions of the subscription.
+fn decode_members(
+    strategy: AssignmentStrategy,
+    members: &[JoinGroupResponseMember],
+) -> Result<(Vec<MemberSubscription>, BTreeMap<String, i32>)> {
+    let mut out = Vec::with_capacity(members.len());
+    let mut generations = BTreeMap::new();
+    for member in members {
+        if strategy == AssignmentStrategy::Sticky {
+            let (subscription, generation) = decode_sticky_member(
+                &member.member_id,
+                member.group_instance_id.clone(),
+                member.metadata.clone(),
+            )?;
+            if let Some(generation) = generation {
+                generations.insert(member.member_id.clone(), generation);
+            }
+            out.push(subscription);
+        } else {
+            let (topics, owned) = decode_subscription(member.metadata.clone())?;
+            out.push(MemberSubscription {
+                member_id: member.member_id.clone(),
+                group_instance_id: member.group_instance_id.clone(),
+                topics,
+                owned,
+            });
+        }
+    }
+    Ok((out, generations))
+}
+
+/// The leader's plan for `strategy`: `sticky` lets the claim of the newest
+/// generation win where members claim one partition (as Java's
+/// `StickyAssignor` does); the others run their [`Assignor`](crate::assignor::Assignor).
+fn compute_plan(
+    strategy: AssignmentStrategy,
+    counts: &BTreeMap<String, i32>,
+    members: &[MemberSubscription],
+    generations: &BTreeMap<String, i32>,
+) -> BTreeMap<String, Vec<TopicPartition>> {
+    if strategy == AssignmentStrategy::Sticky {
+        StickyAssignor.assign_with_generations(counts, members, generations)
+    } else {
+        assignor_for(strategy).assign(counts, members)
+    }
+}
+
 async fn send_leave(client: &Client, group: &str, member_id: String, reason: Option<String>) {
     let request = LeaveGroupRequest {
         group_id: group.to_string(),
@@ -902,5 +979,117 @@ async fn heartbeat_loop(
             }
             Err(_) => client.invalidate_coordinator(CoordinatorType::Group, &group),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::assignor::encode_subscription_with_user_data;
+
+    type Last = Option<(Vec<TopicPartition>, i32)>;
+
+    /// A member as the leader sees it in JoinGroup, with the `sticky`
+    /// metadata a member whose last assignment was `last` sends.
+    fn sticky_member(id: &str, last: &Last) -> JoinGroupResponseMember {
+        JoinGroupResponseMember {
+            member_id: id.to_string(),
+            metadata: encode_sticky_subscription(
+                &["t".to_string()],
+                last.as_ref().map(|(p, g)| (p.as_slice(), *g)),
+            )
+            .unwrap(),
+            ..Default::default()
+        }
+    }
+
+    /// One generation of `sticky`: the leader's plan from the members'
+    /// metadata, and each member remembering its share.
+    fn round(
+        generation: i32,
+        members: &[(&str, &Last)],
+    ) -> BTreeMap<String, (Vec<TopicPartition>, i32)> {
+        let joined: Vec<_> = members
+            .iter()
+            .map(|(id, last)| sticky_member(id, last))
+            .collect();
+        let (subscriptions, generations) =
+            decode_members(AssignmentStrategy::Sticky, &joined).unwrap();
+        let counts = BTreeMap::from([("t".to_string(), 6)]);
+        let plan = compute_plan(
+            AssignmentStrategy::Sticky,
+            &counts,
+            &subscriptions,
+            &generations,
+        );
+        let all: BTreeSet<&TopicPartition> = plan.values().flatten().collect();
+        assert_eq!(all.len(), 6, "{plan:?}");
+        assert_eq!(plan.values().map(Vec::len).sum::<usize>(), 6, "{plan:?}");
+        plan.into_iter()
+            .map(|(id, partitions)| (id, (partitions, generation)))
+            .collect()
+    }
+
+    fn kept(before: &Last, after: &(Vec<TopicPartition>, i32)) -> usize {
+        before.as_ref().map_or(0, |(b, _)| {
+            b.iter().filter(|tp| after.0.contains(tp)).count()
+        })
+    }
+
+    #[test]
+    fn the_sticky_leader_keeps_previous_assignments_from_user_data() {
+        let none: Last = None;
+        let g1 = round(1, &[("a", &none)]);
+        let a1 = Some(g1["a"].clone());
+        assert_eq!(a1.as_ref().unwrap().0.len(), 6);
+
+        // b joins: a keeps 3 of its 6.
+        let g2 = round(2, &[("a", &a1), ("b", &none)]);
+        assert_eq!(kept(&a1, &g2["a"]), 3);
+        let (a2, b2) = (Some(g2["a"].clone()), Some(g2["b"].clone()));
+
+        // c joins: a and b each hand over one and keep two.
+        let g3 = round(3, &[("a", &a2), ("b", &b2), ("c", &none)]);
+        assert_eq!((kept(&a2, &g3["a"]), kept(&b2, &g3["b"])), (2, 2));
+        let (a3, c3) = (Some(g3["a"].clone()), Some(g3["c"].clone()));
+
+        // b leaves, and a member back with a stale generation-1 claim on
+        // everything joins: the newer claims of a and c win, nothing of
+        // theirs moves.
+        let g4 = round(4, &[("a", &a3), ("c", &c3), ("z", &a1)]);
+        assert_eq!((kept(&a3, &g4["a"]), kept(&c3, &g4["c"])), (2, 2));
+        assert_eq!(g4["z"].0.len(), 2, "{g4:?}");
+    }
+
+    #[test]
+    fn only_sticky_reads_the_user_data() {
+        let previous = vec![TopicPartition::new("t", 5)];
+        let member = JoinGroupResponseMember {
+            member_id: "m".into(),
+            metadata: encode_subscription_with_user_data(
+                &["t".to_string()],
+                &[TopicPartition::new("t", 1)],
+                Some(
+                    crate::assignor::StickyUserData {
+                        partitions: previous.clone(),
+                        generation: Some(9),
+                    }
+                    .encode(),
+                ),
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        let (members, generations) =
+            decode_members(AssignmentStrategy::Sticky, std::slice::from_ref(&member)).unwrap();
+        assert_eq!(members[0].owned, previous);
+        assert_eq!(generations, BTreeMap::from([("m".to_string(), 9)]));
+        let (members, generations) =
+            decode_members(AssignmentStrategy::CooperativeSticky, &[member]).unwrap();
+        assert_eq!(members[0].owned, vec![TopicPartition::new("t", 1)]);
+        assert!(generations.is_empty());
     }
 }

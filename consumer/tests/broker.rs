@@ -1327,3 +1327,99 @@ async fn cooperative_sticky_keeps_unaffected_partitions_through_a_rebalance() {
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eager_sticky_keeps_partitions_through_join_and_leave() {
+    /// A consumer polling on its own task, publishing its generation and
+    /// assignment after every poll.
+    struct Member {
+        stop: Arc<AtomicBool>,
+        view: Arc<Mutex<(i32, BTreeSet<i32>)>>,
+        task: tokio::task::JoinHandle<Consumer>,
+    }
+    impl Member {
+        fn view(&self) -> (i32, BTreeSet<i32>) {
+            self.view.lock().unwrap().clone()
+        }
+    }
+    let broker = broker(1).await;
+    broker.create_topic("sticky", 6).unwrap();
+    let start = |broker: &BrokerHandle| {
+        let config = group_config(broker, "sticky-group")
+            .partition_assignment_strategy([ferrokafka_consumer::AssignmentStrategy::Sticky])
+            .build()
+            .unwrap();
+        async move {
+            let mut consumer = Consumer::connect(config).await.unwrap();
+            consumer.subscribe(["sticky"]).unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let view = Arc::new(Mutex::new((-1, BTreeSet::new())));
+            let (s, v) = (stop.clone(), view.clone());
+            let task = tokio::spawn(async move {
+                while !s.load(Ordering::Acquire) {
+                    consumer.poll(Duration::from_millis(100)).await.unwrap();
+                    let generation = consumer.group_member().map_or(-1, |(_, g)| g);
+                    let partitions = consumer
+                        .assignment()
+                        .iter()
+                        .map(|tp| tp.partition)
+                        .collect();
+                    *v.lock().unwrap() = (generation, partitions);
+                }
+                consumer
+            });
+            Member { stop, view, task }
+        }
+    };
+    // Waits for one generation in which the members split all six
+    // partitions with the given sizes, and returns their shares.
+    async fn settled(members: &[&Member], sizes: &[usize]) -> Vec<BTreeSet<i32>> {
+        let mut shares = Vec::new();
+        wait_for("a settled generation", Duration::from_secs(30), || {
+            let views: Vec<_> = members.iter().map(|m| m.view()).collect();
+            let generation = views[0].0;
+            let all: BTreeSet<i32> = views.iter().flat_map(|v| v.1.iter().copied()).collect();
+            let ok = generation > 0
+                && views.iter().all(|v| v.0 == generation)
+                && all == (0..6).collect()
+                && views.iter().map(|v| v.1.len()).eq(sizes.iter().copied());
+            if ok {
+                shares = views.into_iter().map(|v| v.1).collect();
+            }
+            ok
+        })
+        .await;
+        shares
+    }
+
+    let a = start(&broker).await;
+    let first = settled(&[&a], &[6]).await;
+    assert_eq!(first[0].len(), 6);
+
+    // b joins: a hands over exactly three and keeps the other three.
+    let b = start(&broker).await;
+    let second = settled(&[&a, &b], &[3, 3]).await;
+    assert!(second[0].is_subset(&first[0]));
+
+    // c joins: a and b each hand over one partition, the fewest possible,
+    // and keep everything else.
+    let c = start(&broker).await;
+    let third = settled(&[&a, &b, &c], &[2, 2, 2]).await;
+    assert!(third[0].is_subset(&second[0]), "{second:?} -> {third:?}");
+    assert!(third[1].is_subset(&second[1]), "{second:?} -> {third:?}");
+
+    // b leaves: a and c keep all theirs and split b's.
+    b.stop.store(true, Ordering::Release);
+    let mut b = b.task.await.unwrap();
+    b.close(Duration::from_secs(5)).await;
+    let fourth = settled(&[&a, &c], &[3, 3]).await;
+    assert!(fourth[0].is_superset(&third[0]), "{third:?} -> {fourth:?}");
+    assert!(fourth[1].is_superset(&third[2]), "{third:?} -> {fourth:?}");
+
+    for member in [a, c] {
+        member.stop.store(true, Ordering::Release);
+        let mut consumer = member.task.await.unwrap();
+        consumer.close(Duration::from_secs(5)).await;
+    }
+    broker.shutdown().await;
+}

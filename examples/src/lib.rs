@@ -111,7 +111,8 @@
 //!     producer.begin_transaction()?;
 //!     let mut offsets = Vec::new();
 //!     for record in &records {
-//!         producer
+//!         // commit_transaction reports a record that failed.
+//!         let _delivery = producer
 //!             .send(ProducerRecord::new("invoices").value(record.value.clone().unwrap_or_default()))
 //!             .await?;
 //!         offsets.push((record.topic.as_str(), record.partition, record.offset + 1));
