@@ -331,6 +331,7 @@ impl Consumer {
         if let Some(coordinator) = &self.coordinator {
             coordinator.note_poll();
         }
+        let mut quick_rounds = 0u32;
         loop {
             self.ensure_group(deadline).await?;
             self.maybe_auto_commit().await;
@@ -365,11 +366,23 @@ impl Consumer {
             }
             self.start_fetches(deadline.saturating_duration_since(now))
                 .await;
+            let in_flight = self.fetches.len();
             let got_data = if self.fetches.is_empty() {
                 false
             } else {
                 self.collect_fetches(Some(deadline)).await?
             };
+            // A fetch that came back empty at once (it did not long-poll
+            // because partitions of its broker were waiting for `poll`) is
+            // followed straight away by one for those partitions; a few
+            // such rounds in a row at most, so a broker that answers every
+            // fetch at once cannot make this spin.
+            let finished = self.fetches.len() < in_flight;
+            if finished && !got_data && !self.backoff_next && quick_rounds < 3 {
+                quick_rounds += 1;
+                continue;
+            }
+            quick_rounds = 0;
             if !got_data && Instant::now() < deadline {
                 // Nothing to fetch (no assignment, all paused, positions
                 // pending), or a fetch that returned nothing at once: avoid a
