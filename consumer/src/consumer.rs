@@ -27,7 +27,8 @@ use crate::config::{ConsumerConfig, OffsetReset};
 use crate::coordinator::ConsumerCoordinator;
 use crate::error::{Error, Result};
 use crate::fetcher::{
-    CompletedFetch, EARLIEST_TIMESTAMP, Fetcher, LATEST_TIMESTAMP, PartitionOutcome,
+    CompletedFetch, DECODE_AHEAD_RECORDS, EARLIEST_TIMESTAMP, Fetcher, LATEST_TIMESTAMP,
+    PartitionOutcome,
 };
 use crate::record::{ConsumerRecord, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
 use crate::subscription::{Mode, PendingPosition, SubscriptionState};
@@ -406,7 +407,8 @@ impl Consumer {
             .buffered
             .iter()
             .rev()
-            .find(|f| &f.partition == tp && !f.records.is_empty())
+            .find(|f| &f.partition == tp && f.has_more())
+            .filter(|f| f.pending.is_none())
             .and_then(|f| f.records.back())
             .map(|r| r.offset.saturating_add(1));
         Some(buffered_end.unwrap_or(position))
@@ -427,7 +429,7 @@ impl Consumer {
             let buffered = self
                 .buffered
                 .iter()
-                .any(|f| f.partition == tp && !f.records.is_empty());
+                .any(|f| f.partition == tp && f.has_more());
             if buffered {
                 held_back.push((tp, 0));
             } else if let Some(position) = self.fetch_position(&tp) {
@@ -531,7 +533,7 @@ impl Consumer {
                     if self.fetch_position(&fetch.partition) != Some(fetch.next_offset) {
                         continue;
                     }
-                    if fetch.records.is_empty() {
+                    if !fetch.has_more() {
                         if let Some(skip) = fetch.skip_to {
                             if self.subscriptions.position(&fetch.partition)
                                 == Some(fetch.next_offset)
@@ -590,6 +592,10 @@ impl Consumer {
             };
             let valid = self.subscriptions.is_fetchable(&fetch.partition)
                 && self.subscriptions.position(&fetch.partition) == Some(fetch.next_offset);
+            if valid && fetch.records.is_empty() {
+                // The next batches, decoded as they are needed.
+                fetch.decode_more(DECODE_AHEAD_RECORDS.max(max));
+            }
             if !valid || fetch.records.is_empty() {
                 self.buffered.pop_front();
                 continue;

@@ -5,7 +5,11 @@
 //! [`CompletedFetch`]es: the records at or above the fetch offset (a fetch
 //! returns whole batches, so records below it are skipped), control batches
 //! skipped, and under `read_committed` the batches of aborted transactions
-//! dropped (KIP-98, from the response's aborted-transaction list).
+//! dropped (KIP-98, from the response's aborted-transaction list). The
+//! fetch task decodes the first [`DECODE_AHEAD_RECORDS`] records of each
+//! partition; the rest stay in wire form (compressed, if they were) until
+//! `poll` reaches them, so memory follows the bytes fetched, not their
+//! decompressed size.
 //! Partition errors become [`PartitionOutcome`]s the consumer acts on:
 //! OFFSET_OUT_OF_RANGE goes to the reset policy, stale-leader errors refresh
 //! the metadata (leader changes are followed transparently).
@@ -15,18 +19,20 @@
 //! goes out at v12 at most, the last version that names topics rather than
 //! topic ids.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokafka_client::{Client, RetryAction, Target, classify_code};
-use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
 use ferrokafka_protocol::generated::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsTopic,
 };
 use ferrokafka_protocol::generated::{FetchRequest, FetchResponse, ListOffsetsRequest};
-use ferrokafka_protocol::records::{ControlRecordKind, DecodeOptions, decode_batches};
+use ferrokafka_protocol::records::{
+    ControlRecordKind, DecodeOptions, RecordBatches, decode_batches,
+};
+use ferrokafka_protocol::{ErrorCode, ProtocolError};
 use tokio::task::JoinSet;
 
 use crate::config::{ConsumerConfig, IsolationLevel};
@@ -55,6 +61,10 @@ pub(crate) struct CompletedFetch {
     /// Where the position may jump when no records are left (past control
     /// batches or aborted data).
     pub(crate) skip_to: Option<i64>,
+    /// The batches not decoded yet (`None` once all are).
+    pub(crate) pending: Option<PendingBatches>,
+    /// Whether any record was decoded from this fetch.
+    produced: bool,
 }
 
 /// What happened to one partition in a fetch round.
@@ -269,8 +279,113 @@ async fn fetch_from(
     connection.send_at(&request, version).await
 }
 
-/// Decodes one partition's records, skipping those below `fetch_offset`
-/// and control batches.
+/// How many records a fetched partition's data is decoded ahead of `poll`:
+/// the rest stays in its (compressed) wire form until `poll` gets there, so
+/// a fetch of highly compressed data does not sit in memory decompressed.
+pub(crate) const DECODE_AHEAD_RECORDS: usize = 2_000;
+
+/// The batches of a fetched partition not decoded yet, and what reading
+/// them needs to remember (KIP-98's aborted-transaction bookkeeping).
+#[derive(Debug)]
+pub(crate) struct PendingBatches {
+    batches: RecordBatches,
+    fetch_offset: i64,
+    /// Aborted transactions not reached yet, by first offset, last first.
+    pending_aborts: Vec<(i64, i64)>,
+    /// Producers whose batches are aborted until their abort marker.
+    aborting: HashSet<i64>,
+}
+
+impl CompletedFetch {
+    /// Whether records are left: decoded, or still in wire form.
+    pub(crate) fn has_more(&self) -> bool {
+        !self.records.is_empty() || self.pending.is_some()
+    }
+
+    /// Decodes batches until at least `target` records are buffered or the
+    /// data ends. A batch that fails to decode ends the data here (the
+    /// next fetch starts at it, and reports it if it is still bad).
+    pub(crate) fn decode_more(&mut self, target: usize) {
+        let _ = self.decode_until(target);
+    }
+
+    /// [`CompletedFetch::decode_more`], returning the decoding error when
+    /// nothing at all was decoded from this fetch.
+    fn decode_until(&mut self, target: usize) -> std::result::Result<(), ProtocolError> {
+        let Some(pending) = self.pending.as_mut() else {
+            return Ok(());
+        };
+        while self.records.len() < target {
+            let Some(batch) = pending.batches.next() else {
+                self.pending = None;
+                return Ok(());
+            };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => {
+                    self.pending = None;
+                    return if self.produced { Ok(()) } else { Err(error) };
+                }
+            };
+            if batch.is_transactional {
+                while let Some(&(producer_id, first)) = pending.pending_aborts.last() {
+                    if first > batch.last_offset() {
+                        break;
+                    }
+                    pending.aborting.insert(producer_id);
+                    pending.pending_aborts.pop();
+                }
+            }
+            let skip_batch = if batch.is_control {
+                if let Some(Ok(control)) = batch.control_record() {
+                    if control.kind == ControlRecordKind::Abort {
+                        pending.aborting.remove(&batch.producer_id);
+                    }
+                }
+                true
+            } else {
+                batch.is_transactional && pending.aborting.contains(&batch.producer_id)
+            };
+            let batch_next = batch.next_offset();
+            if skip_batch {
+                if !self.produced && batch_next > pending.fetch_offset {
+                    self.skip_to = Some(batch_next);
+                }
+                continue;
+            }
+            let leader_epoch =
+                (batch.partition_leader_epoch >= 0).then_some(batch.partition_leader_epoch);
+            for record in batch.records {
+                if record.offset < pending.fetch_offset {
+                    continue;
+                }
+                self.produced = true;
+                self.records.push_back(ConsumerRecord {
+                    topic: self.partition.topic.clone(),
+                    partition: self.partition.partition,
+                    offset: record.offset,
+                    timestamp: record.timestamp,
+                    timestamp_type: batch.timestamp_type,
+                    key: record.key,
+                    value: record.value,
+                    headers: record.headers,
+                    leader_epoch,
+                });
+            }
+            if !self.produced && batch_next > pending.fetch_offset {
+                // A batch entirely below the fetch offset after compaction,
+                // or empty: the position may move past it.
+                self.skip_to = Some(batch_next);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the start of one partition's records (up to
+/// [`DECODE_AHEAD_RECORDS`], the rest as `poll` needs them), skipping those
+/// below `fetch_offset`, control batches and, with `aborted` (read_committed),
+/// the batches of aborted transactions.
 fn decode_partition(
     tp: TopicPartition,
     fetch_offset: i64,
@@ -278,84 +393,29 @@ fn decode_partition(
     options: DecodeOptions,
     aborted: Option<Vec<(i64, i64)>>,
 ) -> PartitionOutcome {
-    let mut records = std::collections::VecDeque::new();
-    let mut skip_to = None;
-    // Aborted transactions by first offset; producers become "aborting"
-    // once a batch reaches their first offset, until their abort marker.
     let mut pending_aborts = aborted.unwrap_or_default();
     pending_aborts.sort_by_key(|&(_, first)| std::cmp::Reverse(first));
-    let mut aborting: std::collections::HashSet<i64> = std::collections::HashSet::new();
-    for batch in decode_batches(bytes, options) {
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(source) => {
-                if records.is_empty() {
-                    return PartitionOutcome::Failed(Error::Corrupt {
-                        partition: tp,
-                        offset: fetch_offset,
-                        source,
-                    });
-                }
-                // Hand out what decoded; the next fetch starts at the bad batch.
-                break;
-            }
-        };
-        if batch.is_transactional {
-            while let Some(&(producer_id, first)) = pending_aborts.last() {
-                if first > batch.last_offset() {
-                    break;
-                }
-                aborting.insert(producer_id);
-                pending_aborts.pop();
-            }
-        }
-        let skip_batch = if batch.is_control {
-            if let Some(Ok(control)) = batch.control_record() {
-                if control.kind == ControlRecordKind::Abort {
-                    aborting.remove(&batch.producer_id);
-                }
-            }
-            true
-        } else {
-            batch.is_transactional && aborting.contains(&batch.producer_id)
-        };
-        if skip_batch {
-            if records.is_empty() && batch.next_offset() > fetch_offset {
-                skip_to = Some(batch.next_offset());
-            }
-            continue;
-        }
-        let leader_epoch =
-            (batch.partition_leader_epoch >= 0).then_some(batch.partition_leader_epoch);
-        let batch_next = batch.next_offset();
-        for record in batch.records {
-            if record.offset < fetch_offset {
-                continue;
-            }
-            records.push_back(ConsumerRecord {
-                topic: tp.topic.clone(),
-                partition: tp.partition,
-                offset: record.offset,
-                timestamp: record.timestamp,
-                timestamp_type: batch.timestamp_type,
-                key: record.key,
-                value: record.value,
-                headers: record.headers,
-                leader_epoch,
-            });
-        }
-        if records.is_empty() && batch_next > fetch_offset {
-            // A batch entirely below the fetch offset after compaction, or
-            // empty: the position may move past it.
-            skip_to = Some(batch_next);
-        }
-    }
-    PartitionOutcome::Data(CompletedFetch {
+    let mut fetch = CompletedFetch {
         partition: tp,
         next_offset: fetch_offset,
-        records,
-        skip_to,
-    })
+        records: std::collections::VecDeque::new(),
+        skip_to: None,
+        pending: Some(PendingBatches {
+            batches: decode_batches(bytes, options),
+            fetch_offset,
+            pending_aborts,
+            aborting: HashSet::new(),
+        }),
+        produced: false,
+    };
+    match fetch.decode_until(DECODE_AHEAD_RECORDS) {
+        Ok(()) => PartitionOutcome::Data(fetch),
+        Err(source) => PartitionOutcome::Failed(Error::Corrupt {
+            partition: fetch.partition,
+            offset: fetch_offset,
+            source,
+        }),
+    }
 }
 
 async fn list_offset(
@@ -494,5 +554,68 @@ mod tests {
         let cut = log.slice(..log.len() - 5);
         let fetch = decode(cut, 0, None);
         assert_eq!(fetch.records.len(), 6);
+    }
+
+    /// 30 batches of 100 records (offsets 0..3000); the batch at 2000 and
+    /// the one at 2100 belong to aborted producer 9, whose marker is at
+    /// 2200 (so offsets 2000..2200 are aborted and 2200 is a marker).
+    fn long_log() -> Bytes {
+        let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let mut log = BytesMut::new();
+        let mut base = 0;
+        while base < 3000 {
+            if base == 2200 {
+                log.extend_from_slice(&marker(base, ControlRecordKind::Abort, 9));
+                base += 1;
+                continue;
+            }
+            let producer = (2000..2200).contains(&base).then_some(9);
+            log.extend_from_slice(&batch(base, &values, producer));
+            base += 100;
+        }
+        log.freeze()
+    }
+
+    #[test]
+    fn only_the_start_is_decoded_and_the_rest_as_needed() {
+        let mut fetch = decode(long_log(), 0, Some(vec![(9, 2000)]));
+        assert!(
+            fetch.records.len() >= DECODE_AHEAD_RECORDS,
+            "{}",
+            fetch.records.len()
+        );
+        assert!(fetch.records.len() < DECODE_AHEAD_RECORDS + 100);
+        assert!(fetch.pending.is_some() && fetch.has_more());
+        let mut offsets = Vec::new();
+        while fetch.has_more() {
+            if fetch.records.is_empty() {
+                fetch.decode_more(500);
+                continue;
+            }
+            offsets.extend(fetch.records.drain(..).map(|r| r.offset));
+        }
+        // The aborted transaction is skipped across the decoding boundary.
+        let expected: Vec<i64> = (0..2000).chain(2201..3001).collect();
+        assert_eq!(offsets.len(), expected.len());
+        assert_eq!(offsets, expected);
+    }
+
+    #[test]
+    fn a_bad_batch_after_decoded_records_ends_the_data_there() {
+        let mut log = BytesMut::from(&long_log()[..]);
+        // Corrupt the batch at offset 2500 (its CRC no longer matches).
+        let at = log.len() - 4 * batch(0, &["v0"; 100], None).len() - 10;
+        log[at] ^= 0xff;
+        let mut fetch = decode(log.freeze(), 0, None);
+        let mut count = 0;
+        while fetch.has_more() {
+            if fetch.records.is_empty() {
+                fetch.decode_more(500);
+                continue;
+            }
+            count += fetch.records.drain(..).count();
+        }
+        assert!(count >= 2000 && count < 3000, "{count}");
     }
 }
