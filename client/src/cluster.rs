@@ -76,6 +76,12 @@ fn bootstrap_key(index: usize) -> i32 {
     -1 - i32::try_from(index).unwrap_or(i32::MAX - 1)
 }
 
+/// Coordinator connections are keyed apart from the data connection to the
+/// same broker (see [`Client::coordinator_connection`]).
+fn coordinator_key(node_id: i32) -> i32 {
+    i32::MAX.saturating_sub(node_id.max(0))
+}
+
 /// Per-broker connection state: the live connection, and how often connecting
 /// failed (for the reconnect backoff).
 #[derive(Default)]
@@ -383,6 +389,24 @@ impl Client {
 
     /// The connection to broker `node_id`.
     pub async fn node_connection(&self, node_id: i32) -> Result<Arc<BrokerConnection>> {
+        let address = self.node_address(node_id).await?;
+        self.connection(node_id, &address).await
+    }
+
+    /// A second connection to broker `node_id`, for the requests it serves
+    /// as a group or transaction coordinator. A broker handles one request
+    /// per connection at a time, so on the data connection a heartbeat or
+    /// commit would wait behind a fetch that long-polls for
+    /// `fetch.max.wait.ms`; the Java client keeps coordinator traffic apart
+    /// the same way (and keys it the same way, `i32::MAX - node_id`).
+    pub async fn coordinator_connection(&self, node_id: i32) -> Result<Arc<BrokerConnection>> {
+        let address = self.node_address(node_id).await?;
+        self.connection(coordinator_key(node_id), &address).await
+    }
+
+    /// The address of broker `node_id`, refreshing the metadata once if it
+    /// does not know the broker.
+    async fn node_address(&self, node_id: i32) -> Result<String> {
         let address = match self.metadata().brokers.get(&node_id) {
             Some(broker) => broker.address(),
             None => {
@@ -394,7 +418,7 @@ impl Client {
                     .ok_or(Error::UnknownNode(node_id))?
             }
         };
-        self.connection(node_id, &address).await
+        Ok(address)
     }
 
     // ---------------------------------------------------------------------
@@ -523,8 +547,15 @@ impl Client {
     /// or look up a coordinator, but a failed send is not retried.
     pub async fn send<R: Request>(&self, request: &R, target: &Target) -> Result<R::Response> {
         self.ensure_open()?;
+        let coordinator = matches!(
+            target,
+            Target::GroupCoordinator(_) | Target::TransactionCoordinator(_)
+        );
         match self.resolve(target).await? {
             None => self.any_connection().await?.send(request).await,
+            Some(node) if coordinator => {
+                self.coordinator_connection(node).await?.send(request).await
+            }
             Some(node) => self.node_connection(node).await?.send(request).await,
         }
     }

@@ -604,7 +604,7 @@ impl ConsumerCoordinator {
                     .client
                     .find_coordinator(CoordinatorType::Group, &self.group)
                     .await?;
-                let connection = self.client.node_connection(node).await?;
+                let connection = self.client.coordinator_connection(node).await?;
                 let version = connection
                     .version_for::<OffsetFetchRequest>()?
                     .min(MAX_OFFSET_FETCH_VERSION);
@@ -779,7 +779,7 @@ async fn send_leave(client: &Client, group: &str, member_id: String, reason: Opt
     let target = Target::GroupCoordinator(group.to_string());
     let result = async {
         let node = client.resolve(&target).await?.unwrap_or(-1);
-        let connection = client.node_connection(node).await?;
+        let connection = client.coordinator_connection(node).await?;
         let version = connection.version_for::<LeaveGroupRequest>()?;
         let request = if version >= 3 {
             LeaveGroupRequest {

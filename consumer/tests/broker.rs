@@ -1423,3 +1423,86 @@ async fn eager_sticky_keeps_partitions_through_join_and_leave() {
     }
     broker.shutdown().await;
 }
+
+/// A fetch waiting on the broker returns as soon as records arrive: with
+/// `fetch.max.wait.ms` at 20 s, each of records trickling in one by one
+/// reaches `poll` long before that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_fetch_returns_as_soon_as_records_arrive() {
+    let broker = broker(1).await;
+    broker.create_topic("trickle", 1).unwrap();
+    let producer = producer(&broker).await;
+    let mut consumer = Consumer::connect(
+        config(&broker)
+            .fetch_max_wait(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    consumer.assign([TopicPartition::new("trickle", 0)]).unwrap();
+    for i in 0..5 {
+        let started = Instant::now();
+        let writer = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            produce(&producer, "trickle", 0, i, 1).await;
+        };
+        let (_, records) = tokio::join!(writer, async {
+            let mut got = Vec::new();
+            while got.is_empty() && started.elapsed() < Duration::from_secs(15) {
+                got = consumer.poll(Duration::from_secs(15)).await.unwrap();
+            }
+            got
+        });
+        assert_eq!(records.len(), 1, "record {i}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "record {i} waited {:?}: the fetch was not woken by the append",
+            started.elapsed()
+        );
+    }
+    consumer.close(Duration::from_secs(1)).await;
+    producer.close(Duration::from_secs(1)).await;
+    broker.shutdown().await;
+}
+
+/// Group traffic does not queue behind a fetch that long-polls: a broker
+/// serves one request per connection at a time, so commits and heartbeats
+/// go to the coordinator on a connection of their own (as in Java).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_does_not_wait_behind_a_long_polling_fetch() {
+    let broker = broker(1).await;
+    broker.create_topic("long-poll", 1).unwrap();
+    let producer = producer(&broker).await;
+    produce(&producer, "long-poll", 0, 0, 1).await;
+    let mut consumer = Consumer::connect(
+        group_config(&broker, "long-poll-group")
+            .enable_auto_commit(false)
+            .fetch_max_wait(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    consumer.subscribe(["long-poll"]).unwrap();
+    let records = poll_until(&mut consumer, 1, Duration::from_secs(20)).await;
+    assert_eq!(records.len(), 1);
+    // Handing out the record started the next fetch, which now waits up to
+    // 30 s on the broker for data that does not come.
+    let started = Instant::now();
+    consumer.commit().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the commit waited {:?} behind the fetch",
+        started.elapsed()
+    );
+    let tp = TopicPartition::new("long-poll", 0);
+    let committed = consumer
+        .committed(std::slice::from_ref(&tp), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(committed[&tp].as_ref().map(|o| o.offset), Some(1));
+    consumer.close(Duration::from_secs(1)).await;
+    producer.close(Duration::from_secs(1)).await;
+    broker.shutdown().await;
+}

@@ -778,7 +778,7 @@ async fn to_coordinator<R: Request>(
             let node = client
                 .find_coordinator(CoordinatorType::Transaction, id)
                 .await?;
-            let connection = client.node_connection(node).await?;
+            let connection = client.coordinator_connection(node).await?;
             let version = connection.version_for::<R>()?.min(max_version);
             connection.send_at(request, version).await
         }
