@@ -1440,7 +1440,9 @@ async fn a_waiting_fetch_returns_as_soon_as_records_arrive() {
     )
     .await
     .unwrap();
-    consumer.assign([TopicPartition::new("trickle", 0)]).unwrap();
+    consumer
+        .assign([TopicPartition::new("trickle", 0)])
+        .unwrap();
     for i in 0..5 {
         let started = Instant::now();
         let writer = async {
