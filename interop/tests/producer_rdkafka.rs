@@ -2,6 +2,9 @@
 //! codec, keys, headers, idempotent acks=all) are read back by a librdkafka
 //! consumer on the partitions Java's partitioner picks, and librdkafka's
 //! Java-compatible partitioner (`murmur2_random`) agrees with ours key by key.
+//! Transactions: what a ferrokafka transactional producer commits, a
+//! librdkafka `read_committed` consumer reads, and what it aborts, it never
+//! sees (a `read_uncommitted` one sees both).
 
 #![allow(
     clippy::unwrap_used,
@@ -183,5 +186,82 @@ async fn librdkafka_murmur2_partitioner_agrees_with_ours() {
             );
         }
     }
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_read_committed_sees_only_what_ferrokafka_transactions_commit() {
+    let broker = Broker::builder().start().await.unwrap();
+    let bootstrap = broker.bootstrap_address();
+    broker.create_topic("eos", 2).unwrap();
+    let config = ProducerConfig::builder()
+        .bootstrap_servers([bootstrap.clone()])
+        .transactional_id("interop-eos")
+        .compression_type(Compression::Lz4)
+        .build()
+        .unwrap();
+    let producer = Producer::connect(config).await.unwrap();
+    producer.init_transactions().await.unwrap();
+    for (round, commit) in [
+        ("committed-1", true),
+        ("aborted", false),
+        ("committed-2", true),
+    ] {
+        producer.begin_transaction().unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..10 {
+            let record = ProducerRecord::new("eos")
+                .partition(i % 2)
+                .value(Bytes::from(format!("{round} {i}")));
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        producer.flush().await;
+        for delivery in deliveries {
+            delivery.await.unwrap();
+        }
+        if commit {
+            producer.commit_transaction().await.unwrap();
+        } else {
+            producer.abort_transaction().await.unwrap();
+        }
+    }
+    producer.close(Duration::from_secs(10)).await;
+
+    let read = |isolation: &'static str, count: usize| {
+        let bootstrap = bootstrap.clone();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .set("broker.address.family", "v4")
+                .set("group.id", format!("eos-{isolation}"))
+                .set("auto.offset.reset", "earliest")
+                .set("enable.auto.commit", "false")
+                .set("isolation.level", isolation)
+                .create()
+                .unwrap();
+            consumer.subscribe(&["eos"]).unwrap();
+            let mut values: Vec<String> = read_all(consumer, count)
+                .into_iter()
+                .map(|(_, _, _, value, _)| String::from_utf8(value).unwrap())
+                .collect();
+            values.sort();
+            values
+        })
+    };
+    let committed = read("read_committed", 20).await.unwrap();
+    let mut expected: Vec<String> = ["committed-1", "committed-2"]
+        .iter()
+        .flat_map(|round| (0..10).map(move |i| format!("{round} {i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(committed, expected);
+    let everything = read("read_uncommitted", 30).await.unwrap();
+    assert_eq!(
+        everything
+            .iter()
+            .filter(|v| v.starts_with("aborted"))
+            .count(),
+        10
+    );
     broker.shutdown().await;
 }
