@@ -47,6 +47,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::future::Future as _;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -427,7 +428,9 @@ fn run_case(
     for client in Client::ALL {
         let topic = format!("bench-producer-{}-{}", client.name(), case.slug());
         broker.create_topic(&topic, case.partitions)?;
+        let before = CpuSample::now()?;
         let outcome = run_child(client, bootstrap, &topic, case, settings)?;
+        let during = CpuSample::now()?.since(&before);
         if outcome.delivered != settings.records {
             return Err(format!(
                 "{}: {} of {} records delivered",
@@ -447,6 +450,7 @@ fn run_case(
             .into());
         }
         println!("{}", client_row(client, &outcome, settings));
+        println!("{}", during.describe(settings.records));
         outcomes.push(outcome);
     }
     println!(
@@ -458,6 +462,87 @@ fn run_case(
         (Some(ferrokafka), Some(librdkafka)) => Ok((ferrokafka, librdkafka)),
         _ => Err("a client did not run".into()),
     }
+}
+
+/// CPU time of this process (the broker's, as the parent only waits for
+/// its child) and of the whole machine, read from `/proc`.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    /// utime + stime of this process, in clock ticks.
+    process: u64,
+    /// Busy ticks of all CPUs (`/proc/stat`: all but idle and iowait).
+    machine_busy: u64,
+    /// All ticks of all CPUs.
+    machine_total: u64,
+    /// When it was taken.
+    at: Instant,
+}
+
+impl CpuSample {
+    fn now() -> Result<Self> {
+        let stat = std::fs::read_to_string("/proc/stat")?;
+        let (machine_busy, machine_total) = parse_machine_ticks(&stat)?;
+        Ok(CpuSample {
+            process: process_ticks()?,
+            machine_busy,
+            machine_total,
+            at: Instant::now(),
+        })
+    }
+
+    /// What happened between `earlier` and this sample.
+    fn since(&self, earlier: &CpuSample) -> CpuDelta {
+        CpuDelta {
+            process: self.process.saturating_sub(earlier.process),
+            machine_busy: self.machine_busy.saturating_sub(earlier.machine_busy),
+            machine_total: self.machine_total.saturating_sub(earlier.machine_total),
+            wall: self.at.saturating_duration_since(earlier.at),
+        }
+    }
+}
+
+/// CPU used during one child's run (its start-up included).
+#[derive(Debug, Clone, Copy)]
+struct CpuDelta {
+    process: u64,
+    machine_busy: u64,
+    machine_total: u64,
+    wall: Duration,
+}
+
+impl CpuDelta {
+    /// The line printed under a client's row.
+    fn describe(&self, records: u64) -> String {
+        let ticks_per_second = clock_ticks_per_second();
+        let broker_s = self.process as f64 / ticks_per_second;
+        let wall_s = self.wall.as_secs_f64().max(1e-9);
+        let busy = self.machine_busy as f64 / self.machine_total.max(1) as f64;
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        format!(
+            "            broker (this process) over the whole child run: CPU {broker_s:.2} s in {wall_s:.2} s ({:.2} cores), {:.3} s/M rec; machine {:.0}% busy of {cpus} CPU(s)",
+            broker_s / wall_s,
+            broker_s * 1e6 / records.max(1) as f64,
+            busy * 100.0
+        )
+    }
+}
+
+/// Busy and total ticks of all CPUs from a `/proc/stat` text (its `cpu`
+/// line: user nice system idle iowait irq softirq steal ...).
+fn parse_machine_ticks(stat: &str) -> Result<(u64, u64)> {
+    let line = stat
+        .lines()
+        .find(|line| line.starts_with("cpu "))
+        .ok_or("no cpu line in /proc/stat")?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()?;
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    Ok((total.saturating_sub(idle), total))
 }
 
 /// One client's row of a case's table.
@@ -686,6 +771,20 @@ fn run_ferrokafka(settings: &ChildSettings) -> Result<Measured> {
             .map_err(|_| "ferrokafka: the run took longer than its deadline")???;
         let wall = started.elapsed();
         let cpu_ticks = process_ticks()?.saturating_sub(cpu_before);
+        let m = producer.metrics();
+        eprintln!(
+            "            ferrokafka metrics: {} requests ({:.0}/s), {} batches ({:.2}/request), {:.0} records and {:.0} bytes per batch, batch queue time avg {:.2} ms max {:.2} ms, request latency avg {:.2} ms max {:.2} ms",
+            m.request_total,
+            m.request_total as f64 / wall.as_secs_f64().max(1e-9),
+            m.batch_total,
+            m.batch_total as f64 / m.request_total.max(1) as f64,
+            m.records_per_batch_avg,
+            m.batch_size_avg,
+            m.record_queue_time_avg_ms,
+            m.record_queue_time_max_ms,
+            m.request_latency_avg_ms,
+            m.request_latency_max_ms
+        );
         producer.close(Duration::from_secs(5)).await;
         Ok(Measured {
             delivered,
@@ -713,11 +812,34 @@ async fn drive_ferrokafka(
             .map(drop)
             .map_err(|error| format!("ferrokafka: record {index} failed: {error}").into())
     };
+    // Time spent awaiting the oldest future with the window full: how long
+    // this task waited for the producer rather than calling `send`.
+    let started = Instant::now();
+    let mut waited = Duration::ZERO;
+    let mut waits: u64 = 0;
     for index in 0..records {
         if pending.len() >= window
             && let Some((oldest, future)) = pending.pop_front()
         {
-            settle(oldest, future.await)?;
+            // Timed only when the first poll finds it pending, so that the
+            // common case costs no clock read.
+            let mut future = future;
+            let mut pending_since = None;
+            let mut polled = false;
+            let result = std::future::poll_fn(|cx| {
+                let poll = std::pin::Pin::new(&mut future).poll(cx);
+                if !polled && poll.is_pending() {
+                    pending_since = Some(Instant::now());
+                }
+                polled = true;
+                poll
+            })
+            .await;
+            if let Some(at) = pending_since {
+                waited += at.elapsed();
+                waits += 1;
+            }
+            settle(oldest, result)?;
             delivered += 1;
         }
         if let Some(prefix) = value.get_mut(..8) {
@@ -734,6 +856,12 @@ async fn drive_ferrokafka(
             .map_err(|error| format!("ferrokafka: send of record {index}: {error}"))?;
         pending.push_back((index, future));
     }
+    let sending = started.elapsed();
+    eprintln!(
+        "            ferrokafka driver: {:.3} s sending, of which {:.3} s in {waits} waits for a full window's oldest future",
+        sending.as_secs_f64(),
+        waited.as_secs_f64()
+    );
     producer.flush().await;
     for (index, future) in pending {
         settle(index, future.await)?;
@@ -882,6 +1010,9 @@ mod tests {
         assert_eq!(parse_status_kib(status, "VmHWM")?, 123_456);
         assert_eq!(parse_status_kib(status, "VmRSS")?, 23_456);
         assert!(parse_status_kib(status, "VmPeak").is_err());
+        let stat = "cpu  10 1 5 100 4 1 1 0 0 0\ncpu0 5 0 2 50 2 0 0 0 0 0\n";
+        assert_eq!(parse_machine_ticks(stat)?, (18, 122));
+        assert!(parse_machine_ticks("intr 1").is_err());
         assert!(status_kib("VmHWM")? > 0);
         Ok(())
     }

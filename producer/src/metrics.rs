@@ -23,6 +23,8 @@ pub(crate) struct SenderCounters {
     batch_bytes: AtomicU64,
     batch_records: AtomicU64,
     batches_split: AtomicU64,
+    queue_micros_total: AtomicU64,
+    queue_micros_max: AtomicU64,
     requests: AtomicU64,
     responses: AtomicU64,
     latency_micros_total: AtomicU64,
@@ -63,6 +65,14 @@ impl SenderCounters {
         add(&self.batches_sent, 1);
         add(&self.batch_bytes, bytes as u64);
         add(&self.batch_records, records as u64);
+    }
+
+    /// A batch left the accumulator for a request `waited` after it was
+    /// created (its first record's time in the buffer).
+    pub(crate) fn batch_queued(&self, waited: Duration) {
+        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        add(&self.queue_micros_total, micros);
+        self.queue_micros_max.fetch_max(micros, Ordering::Relaxed);
     }
 
     /// A Produce request was handed to a broker's sink; `in_flight` is how
@@ -114,6 +124,8 @@ impl SenderCounters {
             batch_split_total: get(&self.batches_split),
             batch_size_avg: ratio(get(&self.batch_bytes), batches),
             records_per_batch_avg: ratio(get(&self.batch_records), batches),
+            record_queue_time_avg_ms: ratio(get(&self.queue_micros_total), batches) / 1000.0,
+            record_queue_time_max_ms: get(&self.queue_micros_max) as f64 / 1000.0,
             request_total: get(&self.requests),
             response_total: responses,
             request_latency_avg_ms: ratio(get(&self.latency_micros_total), responses) / 1000.0,
@@ -149,6 +161,11 @@ pub struct ProducerMetrics {
     /// Mean records per batch sent (`records-per-request-avg` is per
     /// request; this is per batch).
     pub records_per_batch_avg: f64,
+    /// Mean time from a batch's creation to its leaving the accumulator
+    /// for a request, in milliseconds (`record-queue-time-avg`).
+    pub record_queue_time_avg_ms: f64,
+    /// The longest such time, in milliseconds (`record-queue-time-max`).
+    pub record_queue_time_max_ms: f64,
     /// Produce requests sent (`request-total`).
     pub request_total: u64,
     /// Produce requests answered or failed (`response-total`).
@@ -189,6 +206,8 @@ mod tests {
         assert_eq!(empty.request_latency_avg_ms, 0.0);
         counters.batch_sent(1000, 10);
         counters.batch_sent(3000, 30);
+        counters.batch_queued(Duration::from_millis(1));
+        counters.batch_queued(Duration::from_millis(5));
         counters.request_sent(1);
         counters.request_sent(2);
         counters.response(Duration::from_millis(4), Some(0), 1);
@@ -208,6 +227,8 @@ mod tests {
         assert_eq!(m.batch_total, 2);
         assert_eq!(m.batch_size_avg, 2000.0);
         assert_eq!(m.records_per_batch_avg, 20.0);
+        assert_eq!(m.record_queue_time_avg_ms, 3.0);
+        assert_eq!(m.record_queue_time_max_ms, 5.0);
         assert_eq!(m.request_total, 2);
         assert_eq!(m.response_total, 2);
         assert_eq!(m.request_latency_avg_ms, 3.0);

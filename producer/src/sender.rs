@@ -530,10 +530,14 @@ impl Sender {
             return;
         }
         let mut topic_data: Vec<TopicProduceData> = Vec::new();
+        let sent_at = Instant::now();
         for batch in &ready {
             self.shared
                 .counters
                 .batch_sent(batch.size_in_bytes(), batch.record_count());
+            self.shared
+                .counters
+                .batch_queued(sent_at.saturating_duration_since(batch.created_at));
             let partition = PartitionProduceData {
                 index: batch.partition(),
                 records: Some(batch.records()),
@@ -563,7 +567,7 @@ impl Sender {
             InFlight {
                 node,
                 batches: ready,
-                sent_at: Instant::now(),
+                sent_at,
             },
         );
         *self.node_in_flight.entry(node).or_insert(0) += 1;
