@@ -159,6 +159,14 @@ impl Client {
         &self.inner.config
     }
 
+    /// A number that changes whenever the metadata snapshot is replaced: a
+    /// cheap check (one atomic load) for callers that cache what they derive
+    /// from [`Client::metadata`]. Read it before the snapshot; then a cache
+    /// labelled with it is at worst rebuilt once too often, never stale.
+    pub fn metadata_generation(&self) -> u64 {
+        self.inner.refresh_generation.load(Ordering::Acquire)
+    }
+
     /// The current metadata snapshot.
     pub fn metadata(&self) -> Arc<ClusterMetadata> {
         self.inner

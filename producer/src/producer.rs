@@ -69,6 +69,9 @@ impl Drop for Inner {
 struct TopicCache {
     /// The snapshot this was built from; a newer one rebuilds it.
     metadata: Arc<ClusterMetadata>,
+    /// The client's metadata generation read before that snapshot: `send`
+    /// compares it (one atomic load) instead of the snapshot itself.
+    generation: u64,
     /// The topic's partitions in that snapshot (at least one).
     info: TopicInfo,
     /// Partition queues by partition number; `None` where the metadata
@@ -302,18 +305,19 @@ impl Producer {
         reply: Reply,
     ) -> Result<std::result::Result<Option<DeliveryFuture>, Reply>> {
         let inner = &*self.inner;
-        let metadata = inner.client.metadata();
+        let generation = inner.client.metadata_generation();
         // The common case runs under the map's read lock: no reference
         // count to bump on a cache line other threads share.
         if let Ok(topics) = inner.topics.read() {
             if let Some(cache) = topics
                 .get(record.topic.as_str())
-                .filter(|c| Arc::ptr_eq(&c.metadata, &metadata))
+                .filter(|c| c.generation == generation)
             {
                 return self.append_if_room(cache, record, size, reply);
             }
         }
-        match self.topic_cache(&metadata, &record.topic) {
+        let metadata = inner.client.metadata();
+        match self.topic_cache(generation, &metadata, &record.topic) {
             Some(cache) => self.append_if_room(&cache, record, size, reply),
             None => Ok(Err(reply)),
         }
@@ -364,10 +368,13 @@ impl Producer {
             .await?;
         // The metadata may have changed while this waited for memory; the
         // snapshot it waited for lists the topic either way.
+        let generation = inner.client.metadata_generation();
         let current = inner.client.metadata();
-        let cache = match self.topic_cache(&current, &record.topic) {
+        let cache = match self.topic_cache(generation, &current, &record.topic) {
             Some(cache) => Some(cache),
-            None => self.topic_cache(&metadata, &record.topic),
+            // An older snapshot: labelled so that `send`'s fast path never
+            // takes it for the current one.
+            None => self.topic_cache(u64::MAX, &metadata, &record.topic),
         };
         let Some(cache) = cache else {
             inner.acc.release(size);
@@ -379,11 +386,18 @@ impl Producer {
     /// The topic's cache for `metadata`, built (or rebuilt after a
     /// metadata change) when needed; `None` if `metadata` lists no
     /// partitions of the topic.
-    fn topic_cache(&self, metadata: &Arc<ClusterMetadata>, topic: &str) -> Option<Arc<TopicCache>> {
+    fn topic_cache(
+        &self,
+        generation: u64,
+        metadata: &Arc<ClusterMetadata>,
+        topic: &str,
+    ) -> Option<Arc<TopicCache>> {
         let inner = &*self.inner;
         let previous = match inner.topics.read() {
             Ok(topics) => match topics.get(topic) {
-                Some(cache) if Arc::ptr_eq(&cache.metadata, metadata) => {
+                Some(cache)
+                    if Arc::ptr_eq(&cache.metadata, metadata) && cache.generation == generation =>
+                {
                     return Some(cache.clone());
                 }
                 other => other.cloned(),
@@ -415,6 +429,7 @@ impl Producer {
             .map_or_else(|| Arc::from(topic), |e| e.topic.clone());
         let cache = Arc::new(TopicCache {
             metadata: metadata.clone(),
+            generation,
             info: info.clone(),
             entries,
             sticky: Mutex::new(sticky),
