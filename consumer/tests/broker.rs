@@ -1508,3 +1508,56 @@ async fn a_commit_does_not_wait_behind_a_long_polling_fetch() {
     producer.close(Duration::from_secs(1)).await;
     broker.shutdown().await;
 }
+
+/// Commits refused while the group rebalances fail on their own; fetching
+/// goes on, and a later commit stores the position reached meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_failures_during_a_rebalance_do_not_stall_fetching() {
+    let broker = broker(1).await;
+    broker.create_topic("busy", 1).unwrap();
+    let producer = producer(&broker).await;
+    produce(&producer, "busy", 0, 0, 10).await;
+    let mut consumer = Consumer::connect(
+        group_config(&broker, "busy-group")
+            .enable_auto_commit(false)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    consumer.subscribe(["busy"]).unwrap();
+    poll_until(&mut consumer, 10, Duration::from_secs(15)).await;
+    broker.inject_fault(
+        FaultRule::new(
+            ApiKey::OffsetCommit,
+            FaultAction::Fail(ErrorCode::RebalanceInProgress),
+        )
+        .times(2),
+    );
+    let failed_sync = consumer.commit().await;
+    let failed_async = consumer.commit_async().unwrap();
+    // Records keep coming while the commits fail. REBALANCE_IN_PROGRESS
+    // makes the member rejoin (as in Java); its uncommitted records may be
+    // read again, the new ones must arrive.
+    produce(&producer, "busy", 0, 10, 10).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = BTreeSet::new();
+    while !(10..20).all(|o| seen.contains(&o)) {
+        assert!(Instant::now() < deadline, "fetching stalled: {seen:?}");
+        for record in consumer.poll(Duration::from_millis(200)).await.unwrap() {
+            seen.insert(record.offset);
+        }
+    }
+    let outcomes = [failed_sync.is_err(), failed_async.wait().await.is_err()];
+    assert!(outcomes.iter().any(|failed| *failed), "{outcomes:?}");
+    consumer.commit().await.unwrap();
+    let tp = TopicPartition::new("busy", 0);
+    let committed = consumer
+        .committed(std::slice::from_ref(&tp), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(committed[&tp].as_ref().map(|o| o.offset), Some(20));
+    consumer.close(Duration::from_secs(5)).await;
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
