@@ -39,7 +39,6 @@
 //! Producers use their defaults (ferrokafka: idempotent, acks=all,
 //! `linger.ms` 5; librdkafka 2.x: acks=all, `linger.ms` 5).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +62,7 @@ use crate::args::Args;
 use crate::broker::{
     base_config, clock_ticks_per_second, human_rate, load_average, parse_cpu_ticks, record_value,
 };
+use crate::harness::ChildResult;
 
 /// Options of the `consumer` subcommand.
 pub(crate) const USAGE: &str = "\
@@ -231,31 +231,17 @@ impl Outcome {
     }
 
     fn from_output(stdout: &str) -> Result<Self> {
-        let line = stdout
-            .lines()
-            .rev()
-            .find_map(|line| line.strip_prefix(RESULT_PREFIX))
-            .ok_or("the child printed no result line")?;
-        let fields: HashMap<&str, &str> = line
-            .split_whitespace()
-            .filter_map(|field| field.split_once('='))
-            .collect();
-        let field = |name: &str| -> Result<&str> {
-            fields
-                .get(name)
-                .copied()
-                .ok_or_else(|| format!("the child's result has no {name}").into())
-        };
+        let result = ChildResult::parse(stdout, RESULT_PREFIX)?;
         Ok(Outcome {
-            consumed: field("consumed")?.parse()?,
-            wall_s: field("wall_s")?.parse()?,
-            cpu_s: field("cpu_s")?.parse()?,
-            baseline_kib: field("baseline_kib")?.parse()?,
-            peak_kib: field("peak_kib")?.parse()?,
-            p50_us: field("p50_us")?.parse()?,
-            p99_us: field("p99_us")?.parse()?,
-            p999_us: field("p999_us")?.parse()?,
-            max_us: field("max_us")?.parse()?,
+            consumed: result.get("consumed")?,
+            wall_s: result.get("wall_s")?,
+            cpu_s: result.get("cpu_s")?,
+            baseline_kib: result.get("baseline_kib")?,
+            peak_kib: result.get("peak_kib")?,
+            p50_us: result.get("p50_us")?,
+            p99_us: result.get("p99_us")?,
+            p999_us: result.get("p999_us")?,
+            max_us: result.get("max_us")?,
         })
     }
 

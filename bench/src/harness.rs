@@ -148,3 +148,39 @@ pub(crate) fn compare(
         },
     ))
 }
+
+/// The `key=value` fields of the last line of a child benchmark's output
+/// that starts with `prefix` (how a child process reports its figures).
+pub(crate) struct ChildResult<'a> {
+    fields: std::collections::HashMap<&'a str, &'a str>,
+}
+
+impl<'a> ChildResult<'a> {
+    /// Finds the result line in `stdout`.
+    pub(crate) fn parse(stdout: &'a str, prefix: &str) -> Result<Self> {
+        let line = stdout
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix(prefix))
+            .ok_or("the child printed no result line")?;
+        Ok(ChildResult {
+            fields: line
+                .split_whitespace()
+                .filter_map(|field| field.split_once('='))
+                .collect(),
+        })
+    }
+
+    /// One field, parsed.
+    pub(crate) fn get<T>(&self, name: &str) -> Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::error::Error + Send + Sync + 'static,
+    {
+        let value = self
+            .fields
+            .get(name)
+            .ok_or_else(|| format!("the child's result has no {name}"))?;
+        Ok(value.parse()?)
+    }
+}

@@ -45,7 +45,7 @@
 //! librdkafka client); any difference, or any failed delivery, is an error
 //! and a non-zero exit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::future::Future as _;
 use std::process::{Command, Stdio};
@@ -68,6 +68,7 @@ use crate::args::Args;
 use crate::broker::{
     base_config, clock_ticks_per_second, human_rate, load_average, parse_cpu_ticks, record_value,
 };
+use crate::harness::ChildResult;
 
 /// Options of the `producer` subcommand.
 pub(crate) const USAGE: &str = "\
@@ -236,28 +237,14 @@ impl Outcome {
 
     /// Reads the `producer-case:` line from a child's output.
     fn from_output(stdout: &str) -> Result<Self> {
-        let line = stdout
-            .lines()
-            .rev()
-            .find_map(|line| line.strip_prefix(RESULT_PREFIX))
-            .ok_or("the child printed no result line")?;
-        let fields: HashMap<&str, &str> = line
-            .split_whitespace()
-            .filter_map(|field| field.split_once('='))
-            .collect();
-        let field = |name: &str| -> Result<&str> {
-            fields
-                .get(name)
-                .copied()
-                .ok_or_else(|| format!("the child's result has no {name}").into())
-        };
+        let result = ChildResult::parse(stdout, RESULT_PREFIX)?;
         Ok(Outcome {
-            delivered: field("delivered")?.parse()?,
-            wall_s: field("wall_s")?.parse()?,
-            cpu_s: field("cpu_s")?.parse()?,
-            baseline_kib: field("baseline_kib")?.parse()?,
-            peak_kib: field("peak_kib")?.parse()?,
-            idempotent: field("idempotent")?.parse()?,
+            delivered: result.get("delivered")?,
+            wall_s: result.get("wall_s")?,
+            cpu_s: result.get("cpu_s")?,
+            baseline_kib: result.get("baseline_kib")?,
+            peak_kib: result.get("peak_kib")?,
+            idempotent: result.get("idempotent")?,
         })
     }
 
