@@ -8,6 +8,9 @@ use ferrokafka_broker::{Broker, BrokerHandle};
 use ferrokafka_client::ClientConfig;
 use ferrokafka_protocol::ErrorCode;
 
+use std::path::Path;
+use std::process::ExitCode;
+
 use crate::config::ServiceConfig;
 use crate::error::Result;
 
@@ -66,4 +69,36 @@ pub async fn ensure_topics(config: ClientConfig, topics: Vec<NewTopic>) -> Resul
         }
     }
     Ok(created)
+}
+
+/// How a service binary starts: loads its configuration (`path`, else
+/// `$FERROKAFKA_CONFIG`, else defaults) and finds its cluster (an embedded
+/// broker on [`PREFERRED_EMBEDDED_ADDRESS`] when none is configured),
+/// telling the user which, and how `other_service` can join an embedded
+/// one. Keep the returned broker handle alive while the service runs.
+pub async fn start_service(
+    path: Option<&Path>,
+    other_service: &str,
+) -> Result<(ServiceConfig, Option<BrokerHandle>)> {
+    let mut config = ServiceConfig::load(path)?;
+    let broker = ensure_cluster(&mut config, Some(PREFERRED_EMBEDDED_ADDRESS)).await?;
+    let bootstrap = config.bootstrap_servers.clone().unwrap_or_default();
+    if broker.is_some() {
+        println!("Started an embedded Kafka broker at {bootstrap}.");
+        println!("  Point the {other_service} at it: FERROKAFKA_BOOTSTRAP_SERVERS={bootstrap}");
+    } else {
+        println!("Using the Kafka cluster at {bootstrap}.");
+    }
+    Ok((config, broker))
+}
+
+/// A service binary's exit: 0, or 1 with `name` and the error on stderr.
+pub fn exit_code(name: &str, result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{name} failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

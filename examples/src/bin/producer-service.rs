@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ferrokafka_examples::cluster::{PREFERRED_EMBEDDED_ADDRESS, ensure_cluster};
-use ferrokafka_examples::{ServiceConfig, producer_service, shutdown_signal};
+use ferrokafka_examples::cluster::{exit_code, start_service};
+use ferrokafka_examples::{producer_service, shutdown_signal};
 
 /// An HTTP service that publishes to Kafka: GET /send, POST /orders/purchase, GET /health.
 #[derive(Debug, Parser)]
@@ -22,25 +22,12 @@ struct Args {
 async fn main() -> ExitCode {
     ferrokafka_examples::init_tracing();
     let args = Args::parse();
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("producer-service failed: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    let result = run(args).await;
+    exit_code("producer-service", result)
 }
 
 async fn run(args: Args) -> ferrokafka_examples::Result<()> {
-    let mut config = ServiceConfig::load(args.config.as_deref())?;
-    let broker = ensure_cluster(&mut config, Some(PREFERRED_EMBEDDED_ADDRESS)).await?;
-    let bootstrap = config.bootstrap_servers.clone().unwrap_or_default();
-    if broker.is_some() {
-        println!("Started an embedded Kafka broker at {bootstrap}.");
-        println!("  Point the consumer service at it: FERROKAFKA_BOOTSTRAP_SERVERS={bootstrap}");
-    } else {
-        println!("Using the Kafka cluster at {bootstrap}.");
-    }
+    let (config, broker) = start_service(args.config.as_deref(), "consumer service").await?;
     let listener = tokio::net::TcpListener::bind(&config.http_addr)
         .await
         .map_err(|e| {
