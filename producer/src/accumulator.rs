@@ -36,7 +36,10 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 use crate::fxhash::FxBuildHasher;
 use crate::idempotence::{PartitionSequences, ProducerIdAndEpoch};
-use crate::record::{BatchDelivery, Completion, DeliveryFuture, RecordMetadata, Reply, TopicName};
+use crate::record::{
+    BatchDelivery, BatchOutcome, Completion, DeliveryFuture, DeliveryPart, Reply, TopicName,
+    record_result,
+};
 
 /// What a Produce request adds around its batches besides them (header,
 /// topic names, partition entries): a generous bound so that drained
@@ -49,9 +52,11 @@ const PRODUCER_ID_OFFSET: usize = 43;
 const CRC_OFFSET: usize = 17;
 const CRC_COVERED_FROM: usize = 21;
 
-/// One record's way back to the application.
+/// A record sent with a callback: its way back to the application.
 #[derive(Debug)]
-struct Thunk {
+struct CallbackThunk {
+    /// The record's index in its batch.
+    position: usize,
     completion: Completion,
     timestamp: i64,
 }
@@ -69,10 +74,13 @@ enum Payload {
 pub(crate) struct ProducerBatch {
     pub(crate) entry: Arc<PartitionEntry>,
     payload: Payload,
-    thunks: Vec<Thunk>,
-    /// Where the results of its records sent with a [`DeliveryFuture`] go
-    /// (made with the first such record).
-    delivery: Option<Arc<BatchDelivery>>,
+    /// Records appended.
+    record_count: usize,
+    /// Where the outcome for its records sent with a [`DeliveryFuture`]
+    /// goes (made with the first such record); nothing per record.
+    delivery: Option<DeliveryPart>,
+    /// Its records sent with a callback, in order.
+    callbacks: Vec<CallbackThunk>,
     /// Creation order, shared by the pieces of a split batch.
     pub(crate) id: u64,
     pub(crate) created_at: Instant,
@@ -93,39 +101,32 @@ pub(crate) struct ProducerBatch {
 }
 
 impl ProducerBatch {
-    /// Adds a record's way back, making its future if it wants one.
+    /// Counts a record in and adds its way back, making its future if it
+    /// wants one.
     fn push(&mut self, reply: Reply, timestamp: i64) -> Option<DeliveryFuture> {
-        let expected = self.thunks.capacity();
-        self.push_expecting(reply, timestamp, expected)
-    }
-
-    /// Like [`push`](Self::push), sizing a new delivery slot for
-    /// `expected` records.
-    fn push_expecting(
-        &mut self,
-        reply: Reply,
-        timestamp: i64,
-        expected: usize,
-    ) -> Option<DeliveryFuture> {
-        let index = self.thunks.len();
-        let (completion, future) = match reply {
-            Reply::Callback(completion) => (completion, None),
+        let position = self.record_count;
+        self.record_count = self.record_count.saturating_add(1);
+        match reply {
             Reply::Future => {
-                let delivery = self
-                    .delivery
-                    .get_or_insert_with(|| BatchDelivery::with_capacity(expected))
-                    .clone();
-                (
-                    Completion::future(delivery.clone(), index),
-                    Some(DeliveryFuture::new(delivery, index)),
-                )
+                let entry = &self.entry;
+                self.delivery
+                    .get_or_insert_with(|| {
+                        DeliveryPart::whole(BatchDelivery::new(
+                            TopicName::from(entry.topic.clone()),
+                            entry.partition,
+                        ))
+                    })
+                    .future(position, timestamp)
             }
-        };
-        self.thunks.push(Thunk {
-            completion,
-            timestamp,
-        });
-        future
+            Reply::Callback(completion) => {
+                self.callbacks.push(CallbackThunk {
+                    position,
+                    completion,
+                    timestamp,
+                });
+                None
+            }
+        }
     }
 
     /// The topic.
@@ -140,7 +141,7 @@ impl ProducerBatch {
 
     /// How many records it holds.
     pub(crate) fn record_count(&self) -> usize {
-        self.thunks.len()
+        self.record_count
     }
 
     /// Its size in bytes (uncompressed while open).
@@ -354,6 +355,13 @@ pub(crate) struct RecordAccumulator {
     flushes: AtomicUsize,
     closing: AtomicBool,
     forced: AtomicBool,
+    /// Produce requests the sender has in flight. While there are some,
+    /// a batch that becomes ready does not wake the sender: the next
+    /// response does, and the sender then drains every ready batch into
+    /// one request per broker instead of sending one small request per
+    /// batch (with `linger.ms` as the bound: a sender with requests in
+    /// flight looks again at least that often).
+    requests_in_flight: AtomicUsize,
 }
 
 impl RecordAccumulator {
@@ -373,7 +381,22 @@ impl RecordAccumulator {
             flushes: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             forced: AtomicBool::new(false),
+            requests_in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Tells appends how many Produce requests are in flight (the sender
+    /// stores it before it drains again, so an append that saw a non-zero
+    /// count and did not wake it is drained then).
+    pub(crate) fn set_requests_in_flight(&self, requests: usize) {
+        self.requests_in_flight.store(requests, Ordering::SeqCst);
+    }
+
+    /// Whether an append that made a batch ready (or started a linger
+    /// deadline) must wake the sender: unless a response is coming that
+    /// will, and `linger.ms` bounds how long that may take.
+    fn must_wake_sender(&self) -> bool {
+        self.config.linger.is_zero() || self.requests_in_flight.load(Ordering::SeqCst) == 0
     }
 
     /// The queue of one partition, created on first use.
@@ -551,7 +574,7 @@ impl RecordAccumulator {
                     batch.full = full;
                     // Waiting for linger no more: the sender must look
                     // unless an earlier full batch already made it.
-                    let wake = full && queue.batches.len() == 1;
+                    let wake = full && queue.batches.len() == 1 && self.must_wake_sender();
                     drop(queue);
                     if wake {
                         self.wakeup.notify_one();
@@ -570,22 +593,30 @@ impl RecordAccumulator {
         );
         builder.set_transactional(self.config.transactional);
         builder.append(timestamp, key, value, headers)?;
-        // Room for about as many records as fit if they are all the size of
-        // this one (bounded, for tiny records), so the batch does not grow
-        // its vectors record by record.
         let bytes = builder
             .size_in_bytes()
             .saturating_sub(RECORD_BATCH_OVERHEAD);
-        let record_size = bytes.max(16);
-        let expected = (self.batch_limit.saturating_sub(RECORD_BATCH_OVERHEAD) / record_size)
-            .saturating_add(1)
-            .clamp(1, 1024);
+        // With callbacks, room for about as many as fit if the records are
+        // all the size of this one (bounded, for tiny records), so the
+        // batch does not grow its vector record by record.
+        let callbacks = match reply {
+            Reply::Future => Vec::new(),
+            Reply::Callback(_) => {
+                let record_size = bytes.max(16);
+                Vec::with_capacity(
+                    (self.batch_limit.saturating_sub(RECORD_BATCH_OVERHEAD) / record_size)
+                        .saturating_add(1)
+                        .clamp(1, 1024),
+                )
+            }
+        };
         let full = builder.size_in_bytes().saturating_add(bytes) > self.batch_limit;
         let mut batch = ProducerBatch {
             entry: entry.clone(),
             payload: Payload::Open(builder),
-            thunks: Vec::with_capacity(expected),
+            record_count: 0,
             delivery: None,
+            callbacks,
             id: self.register_batch(),
             created_at: Instant::now(),
             reserved_bytes: reserved,
@@ -595,19 +626,21 @@ impl RecordAccumulator {
             maybe_written: false,
             full,
         };
-        let future = batch.push_expecting(reply, timestamp, expected);
+        let future = batch.push(reply, timestamp);
         // The sender must look when this starts a linger deadline (the
         // queue was empty), when the batch before it just became full by
         // overflowing (the queue held one open batch not marked full), or
         // when this one is full at once. With more queued, an earlier full
         // batch already woke it, and finishing that batch's request makes
         // it drain again.
-        let wake = full
-            || match queue.batches.back() {
-                None => true,
-                Some(last) => queue.batches.len() == 1 && !last.full,
-            };
         queue.batches.push_back(batch);
+        let wake = (full
+            || match queue.batches.len() {
+                1 => true,
+                2 => queue.batches.front().is_some_and(|first| !first.full),
+                _ => false,
+            })
+            && self.must_wake_sender();
         drop(queue);
         if wake {
             self.wakeup.notify_one();
@@ -730,55 +763,31 @@ impl RecordAccumulator {
 
     /// Completes every record of a batch with `result` (base offset and
     /// LogAppendTime on success, -1 for unknown) and frees its memory.
-    pub(crate) fn complete(&self, batch: ProducerBatch, result: Result<(i64, i64)>) {
+    pub(crate) fn complete(&self, batch: ProducerBatch, result: BatchOutcome) {
         let ProducerBatch {
             entry,
-            thunks,
+            delivery,
+            callbacks,
             id,
             reserved_bytes,
             ..
         } = batch;
         self.release(reserved_bytes);
-        let topic = TopicName::from(entry.topic.clone());
-        let outcome = |index: usize, timestamp: i64| -> Result<RecordMetadata> {
-            match &result {
-                Ok((base_offset, log_append_time)) => Ok(RecordMetadata {
-                    topic: topic.clone(),
-                    partition: entry.partition,
-                    offset: if *base_offset >= 0 {
-                        base_offset.saturating_add(i64::try_from(index).unwrap_or(i64::MAX))
-                    } else {
-                        -1
-                    },
-                    timestamp: if *log_append_time >= 0 {
-                        *log_append_time
-                    } else {
-                        timestamp
-                    },
-                }),
-                Err(error) => Err(error.clone()),
-            }
-        };
-        let mut thunks = thunks;
-        // The futures' results go in under one lock per batch, and their
-        // tasks are woken once that lock is released; callbacks run after,
-        // outside any lock.
-        let shared = thunks.iter().find_map(|t| t.completion.delivery()).cloned();
-        if let Some(delivery) = shared {
-            let wakers = {
-                let mut state = delivery.lock();
-                for (index, thunk) in thunks.iter_mut().enumerate() {
-                    if let Some(slot) = thunk.completion.take_index_in(&delivery) {
-                        state.set(slot, outcome(index, thunk.timestamp));
-                    }
-                }
-                state.take_ready_wakers()
-            };
-            wakers.into_iter().for_each(std::task::Waker::wake);
+        // The futures learn the batch's outcome in one write; callbacks run
+        // after, outside any lock.
+        if let Some(delivery) = delivery {
+            delivery.complete(result.clone());
         }
-        for (index, thunk) in thunks.into_iter().enumerate() {
-            if thunk.completion.is_pending() {
-                thunk.completion.complete(outcome(index, thunk.timestamp));
+        if !callbacks.is_empty() {
+            let topic = TopicName::from(entry.topic.clone());
+            for thunk in callbacks {
+                thunk.completion.complete(record_result(
+                    &topic,
+                    entry.partition,
+                    &result,
+                    thunk.position,
+                    thunk.timestamp,
+                ));
             }
         }
         if let Ok(mut inc) = self.incomplete.lock() {
@@ -836,12 +845,14 @@ impl RecordAccumulator {
                 *count += 1;
             }
         }
-        if groups.len() < 2 || decoded.records.len() != batch.thunks.len() {
+        if groups.len() < 2 || decoded.records.len() != batch.record_count {
             return Err(Box::new(batch));
         }
         let ProducerBatch {
             entry,
-            thunks,
+            record_count,
+            delivery,
+            callbacks,
             id,
             created_at,
             reserved_bytes,
@@ -851,7 +862,10 @@ impl RecordAccumulator {
         } = batch;
         let pieces = groups.len();
         let share = reserved_bytes / pieces;
-        let mut thunks = thunks.into_iter();
+        let counts: Vec<usize> = groups.iter().map(|(_, count)| *count).collect();
+        let mut parts = delivery.map(|d| d.split(record_count, &counts).into_iter());
+        let mut callbacks = callbacks.into_iter().peekable();
+        let mut first_position = 0usize;
         let mut sequence = base_sequence;
         let mut out = Vec::with_capacity(pieces);
         for (index, (mut builder, count)) in groups.into_iter().enumerate() {
@@ -870,13 +884,28 @@ impl RecordAccumulator {
             } else {
                 share
             };
+            // The piece's records: their share of the delivery, and their
+            // callbacks, renumbered from the piece's first record.
+            let part = parts.as_mut().and_then(Iterator::next);
+            let end = first_position.saturating_add(count);
+            let mut piece_callbacks = Vec::new();
+            while let Some(thunk) = callbacks.next_if(|t| t.position < end) {
+                piece_callbacks.push(CallbackThunk {
+                    position: thunk.position.saturating_sub(first_position),
+                    ..thunk
+                });
+            }
+            first_position = end;
             let sealed = match builder.build() {
                 Ok(sealed) => sealed,
                 // Unreachable in practice (the records were just decoded);
                 // the piece's records fail rather than vanish.
                 Err(e) => {
                     let error: Error = e.into();
-                    for thunk in thunks.by_ref().take(count) {
+                    if let Some(part) = part {
+                        part.complete(Err(error.clone()));
+                    }
+                    for thunk in piece_callbacks {
                         thunk.completion.complete(Err(error.clone()));
                     }
                     self.release(reserved);
@@ -886,8 +915,9 @@ impl RecordAccumulator {
             out.push(ProducerBatch {
                 entry: entry.clone(),
                 payload: Payload::Sealed(sealed),
-                thunks: thunks.by_ref().take(count).collect(),
-                delivery: None,
+                record_count: count,
+                delivery: part,
+                callbacks: piece_callbacks,
                 id,
                 created_at,
                 reserved_bytes: reserved,
@@ -1272,22 +1302,12 @@ mod tests {
         let entry = acc.entry("t", 0);
         // One big batch built with a large limit, as if batch.size changed.
         let mut builder = RecordBatchBuilder::new(Compression::None);
-        let mut thunks = Vec::new();
-        let mut receivers = Vec::new();
-        let delivery = BatchDelivery::with_capacity(10);
-        for i in 0..10u8 {
-            builder.append(1000, None, Some(&[i; 100]), &[]).unwrap();
-            thunks.push(Thunk {
-                completion: Completion::future(delivery.clone(), usize::from(i)),
-                timestamp: 1000,
-            });
-            receivers.push(DeliveryFuture::new(delivery.clone(), usize::from(i)));
-        }
-        let batch = ProducerBatch {
+        let mut batch = ProducerBatch {
             entry,
-            payload: Payload::Sealed(builder.build().unwrap()),
-            thunks,
-            delivery: Some(delivery),
+            payload: Payload::Open(RecordBatchBuilder::new(Compression::None)),
+            record_count: 0,
+            delivery: None,
+            callbacks: Vec::new(),
             id: acc.register_batch(),
             created_at: Instant::now(),
             reserved_bytes: 1000,
@@ -1297,6 +1317,22 @@ mod tests {
             maybe_written: false,
             full: false,
         };
+        // Every third record reports to a callback, the others to futures.
+        let called = Arc::new(Mutex::new(Vec::new()));
+        let mut futures = Vec::new();
+        for i in 0..10u8 {
+            builder.append(1000, None, Some(&[i; 100]), &[]).unwrap();
+            if i % 3 == 2 {
+                let called = called.clone();
+                let reply = Reply::Callback(Completion::callback(Box::new(move |result| {
+                    called.lock().unwrap().push((i, result.unwrap().offset));
+                })));
+                assert!(batch.push(reply, 1000).is_none());
+            } else {
+                futures.push((i, batch.push(Reply::Future, 1000).unwrap()));
+            }
+        }
+        batch.payload = Payload::Sealed(builder.build().unwrap());
         let producer = ProducerIdAndEpoch {
             producer_id: 1,
             epoch: 2,
@@ -1304,23 +1340,38 @@ mod tests {
         let pieces = acc.split(batch, Some(producer)).unwrap();
         assert!(pieces.len() >= 4, "{}", pieces.len());
         let mut sequence = 40;
-        let mut total = 0;
-        for piece in &pieces {
+        // The offset each record gets: piece k is stored at 100 * k.
+        let mut expected = Vec::new();
+        for (k, piece) in pieces.iter().enumerate() {
             let header = RecordBatchHeader::parse(&piece.records()).unwrap();
             assert_eq!(header.base_sequence, sequence);
             assert_eq!(piece.base_sequence, Some(sequence));
+            assert_eq!(
+                usize::try_from(header.record_count).unwrap(),
+                piece.record_count()
+            );
             sequence += header.record_count;
-            total += piece.record_count();
+            expected.extend((0..piece.record_count()).map(|p| 100 * k as i64 + p as i64));
         }
-        assert_eq!(total, 10);
-        for (i, piece) in pieces.into_iter().enumerate() {
-            acc.complete(piece, Ok((100 * i as i64, -1)));
+        assert_eq!(expected.len(), 10);
+        // Completed out of order: each record still gets its piece's offset.
+        for (k, piece) in pieces.into_iter().enumerate().rev() {
+            acc.complete(piece, Ok((100 * k as i64, -1)));
         }
         assert!(acc.is_empty());
         assert_eq!(acc.available_memory(), (1 << 20) + 1000);
-        for rx in receivers {
-            assert_eq!(rx.await.unwrap().topic, "t");
+        for (i, future) in futures {
+            let metadata = future.await.unwrap();
+            assert_eq!(metadata.topic, "t");
+            assert_eq!(metadata.offset, expected[usize::from(i)], "record {i}");
         }
+        let mut called = called.lock().unwrap().clone();
+        called.sort_unstable();
+        let want: Vec<(u8, i64)> = [2u8, 5, 8]
+            .into_iter()
+            .map(|i| (i, expected[usize::from(i)]))
+            .collect();
+        assert_eq!(called, want);
     }
 
     #[tokio::test]

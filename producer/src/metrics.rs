@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use ferrokafka_client::metrics::MetricsSnapshot;
 
-/// The counters, written by the sender task.
+/// The counters, written by the sender.
 #[derive(Debug, Default)]
 pub(crate) struct SenderCounters {
     records_sent: AtomicU64,

@@ -1,8 +1,17 @@
 //! [`Producer`]: the handle applications hold. It owns the cluster client
-//! (unless given one), the accumulator and the sender task; clones share
-//! them. `send` does the per-record work on the caller's task: metadata
-//! lookup, partitioning, memory reservation and the append into the open
-//! batch. Everything after that is the sender's.
+//! (unless given one), the accumulator and the sender; clones share them.
+//! `send` does the per-record work on the caller's task: metadata lookup,
+//! partitioning, memory reservation and the append into the open batch.
+//! Everything after that is the sender's.
+//!
+//! The sender runs on a thread of its own (the Java client's
+//! `kafka-producer-network-thread`), inside the caller's runtime context,
+//! so its timers, and the sinks and connections it starts, belong to that
+//! runtime. A thread rather than a task: a task woken from a worker thread
+//! goes to that worker's LIFO slot, which no other worker may steal, so a
+//! caller sending in a loop without yielding would keep the sender from
+//! running until it yields (tokio#4941); waking a thread of its own is
+//! never held up that way.
 //!
 //! The common case of `send` costs one look-up: a per-topic cache, rebuilt
 //! whenever the cluster metadata changes, holds the topic's partitions,
@@ -16,7 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ferrokafka_client::metadata::TopicInfo;
 use ferrokafka_client::{Client, ClusterMetadata, RetryAction, classify};
 use ferrokafka_protocol::records::RECORD_BATCH_OVERHEAD;
-use tokio::task::JoinHandle;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::accumulator::{AccumulatorConfig, PartitionEntry, RecordAccumulator};
@@ -46,7 +55,8 @@ struct Inner {
     partitioner: Option<Arc<dyn Partitioner>>,
     /// What `send` needs of each topic, for the current metadata.
     topics: RwLock<HashMap<Arc<str>, Arc<TopicCache>, FxBuildHasher>>,
-    sender: Mutex<Option<JoinHandle<()>>>,
+    /// Fires when the sender's thread is done (dropped if it dies).
+    sender_done: Mutex<Option<oneshot::Receiver<()>>>,
     /// The transaction state, with `transactional.id` set.
     txn: Option<Arc<TransactionManager>>,
 }
@@ -125,6 +135,33 @@ impl std::fmt::Debug for Producer {
             .field("idempotent", &self.inner.config.idempotence_enabled())
             .finish()
     }
+}
+
+/// Starts the sender on a thread of its own, in `runtime`'s context (see
+/// the module header), named after the client. The receiver fires when the
+/// sender is done; its thread is not joined (close and drop never block).
+fn spawn_sender_thread(
+    runtime: tokio::runtime::Handle,
+    sender: Sender,
+    client_id: &str,
+) -> Result<oneshot::Receiver<()>> {
+    let (done_tx, done_rx) = oneshot::channel();
+    // Linux keeps 15 bytes of a thread's name.
+    let name: String = format!("fk-prod-{client_id}").chars().take(15).collect();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            // A panic here must not take the caller's runtime with it: the
+            // records' futures and callbacks hear `Closed` as the sender's
+            // state unwinds.
+            let run = std::panic::AssertUnwindSafe(|| runtime.block_on(sender.run()));
+            if std::panic::catch_unwind(run).is_err() {
+                tracing::error!("the producer's sender stopped on a panic");
+            }
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| Error::Fatal(format!("could not start the producer's sender thread: {e}")))?;
+    Ok(done_rx)
 }
 
 fn now_millis() -> i64 {
@@ -208,7 +245,7 @@ impl Producer {
             shared.clone(),
             txn.clone(),
         );
-        let handle = runtime.spawn(sender.run());
+        let sender_done = spawn_sender_thread(runtime, sender, &config.client.client_id)?;
         Ok(Producer {
             inner: Arc::new(Inner {
                 client,
@@ -218,7 +255,7 @@ impl Producer {
                 shared,
                 partitioner,
                 topics: RwLock::new(HashMap::default()),
-                sender: Mutex::new(Some(handle)),
+                sender_done: Mutex::new(Some(sender_done)),
                 txn,
             }),
         })
@@ -265,7 +302,7 @@ impl Producer {
     }
 
     /// Like [`Producer::send`], reporting the delivery to `callback`
-    /// instead (run on the producer's sender task: keep it short). If this
+    /// instead (run on the producer's sender thread: keep it short). If this
     /// returns an error the callback is not called.
     pub async fn send_with_callback<F>(&self, record: ProducerRecord, callback: F) -> Result<()>
     where
@@ -732,15 +769,16 @@ impl Producer {
     pub async fn close(&self, timeout: Duration) {
         let inner = &*self.inner;
         inner.acc.begin_close();
-        let handle = inner.sender.lock().ok().and_then(|mut h| h.take());
-        if let Some(mut handle) = handle {
-            if tokio::time::timeout(timeout, &mut handle).await.is_err() {
+        let done = inner.sender_done.lock().ok().and_then(|mut h| h.take());
+        if let Some(mut done) = done {
+            // Either answer (done, or the thread gone) means it stopped.
+            if tokio::time::timeout(timeout, &mut done).await.is_err() {
                 tracing::warn!(
                     timeout_ms = timeout.as_millis() as u64,
                     "close timed out; failing the records not yet delivered"
                 );
                 inner.acc.force_close();
-                let _ = handle.await;
+                let _ = done.await;
             }
         } else {
             // Another close got the task; wait for what it waits for.

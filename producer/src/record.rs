@@ -9,8 +9,9 @@
 //! a record copies no string.
 
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -194,112 +195,247 @@ pub struct RecordMetadata {
     pub timestamp: i64,
 }
 
-/// The delivery results of one batch's records that were sent with a
-/// [`DeliveryFuture`], shared by those futures: one allocation and (mostly)
-/// one lock and one round of wake-ups per batch instead of a channel per
-/// record. Each record's result sits at its index in the batch.
-#[derive(Debug, Default)]
+/// How a batch, or one piece of a split batch, ended: its base offset and
+/// LogAppendTime (each -1 when unknown), or the error every record of it
+/// failed with.
+pub(crate) type BatchOutcome = Result<(i64, i64)>;
+
+/// The result of the record at `position` in a batch (or piece) that ended
+/// with `outcome`: its offset follows from the base offset, its timestamp
+/// is the broker's LogAppendTime when the topic uses that, else its own.
+pub(crate) fn record_result(
+    topic: &TopicName,
+    partition: i32,
+    outcome: &BatchOutcome,
+    position: usize,
+    timestamp: i64,
+) -> Result<RecordMetadata> {
+    match outcome {
+        Ok((base_offset, log_append_time)) => Ok(RecordMetadata {
+            topic: topic.clone(),
+            partition,
+            offset: if *base_offset >= 0 {
+                base_offset.saturating_add(i64::try_from(position).unwrap_or(i64::MAX))
+            } else {
+                -1
+            },
+            timestamp: if *log_append_time >= 0 {
+                *log_append_time
+            } else {
+                timestamp
+            },
+        }),
+        Err(error) => Err(error.clone()),
+    }
+}
+
+/// Where the [`DeliveryFuture`]s of one batch's records learn its outcome:
+/// one allocation per batch, written once when the batch completes, so
+/// reporting costs nothing per record on the sender's side. A future
+/// computes its own record's metadata from the batch's outcome, its index
+/// and the timestamp it carries.
+///
+/// A batch that completes whole sets `whole`, which a future reads with one
+/// atomic load; the pieces of a split batch complete one by one, each for
+/// its range of record indexes, under the lock.
+#[derive(Debug)]
 pub(crate) struct BatchDelivery {
+    /// The batch's topic, shared with every record's metadata.
+    topic: TopicName,
+    /// The batch's partition.
+    partition: i32,
+    /// The outcome of every record, once the batch completed unsplit.
+    whole: OnceLock<BatchOutcome>,
+    /// Outcomes of pieces, and the futures waiting.
     state: Mutex<DeliveryState>,
 }
 
-/// What a [`BatchDelivery`] holds.
+/// What a [`BatchDelivery`] keeps under its lock.
 #[derive(Debug, Default)]
-pub(crate) struct DeliveryState {
-    /// By record index; `None` until reported (and again once taken).
-    results: Vec<Option<Result<RecordMetadata>>>,
+struct DeliveryState {
+    /// The outcome of each completed piece of a split batch, with the
+    /// record indexes it covers.
+    pieces: Vec<(Range<usize>, BatchOutcome)>,
     /// Futures waiting, with the index each waits for.
     wakers: Vec<(usize, Waker)>,
 }
 
-impl DeliveryState {
-    /// Stores one record's result (its waker is woken by the caller).
-    pub(crate) fn set(&mut self, index: usize, result: Result<RecordMetadata>) {
-        if self.results.len() <= index {
-            self.results.resize_with(index.saturating_add(1), || None);
-        }
-        if let Some(slot) = self.results.get_mut(index) {
-            *slot = Some(result);
-        }
-    }
-
-    /// Takes the wakers of futures whose result is in.
-    pub(crate) fn take_ready_wakers(&mut self) -> Vec<Waker> {
-        if self.wakers.is_empty() {
-            return Vec::new();
-        }
-        let results = &self.results;
-        let mut ready = Vec::new();
-        self.wakers.retain(|(index, waker)| {
-            let done = results.get(*index).is_some_and(Option::is_some);
-            if done {
-                ready.push(waker.clone());
-            }
-            !done
-        });
-        ready
-    }
-}
-
 impl BatchDelivery {
-    /// An empty slot for about `records` records.
-    pub(crate) fn with_capacity(records: usize) -> Arc<Self> {
+    /// An empty slot for a batch of `topic`-`partition`.
+    pub(crate) fn new(topic: TopicName, partition: i32) -> Arc<Self> {
         Arc::new(BatchDelivery {
-            state: Mutex::new(DeliveryState {
-                results: Vec::with_capacity(records),
-                wakers: Vec::new(),
-            }),
+            topic,
+            partition,
+            whole: OnceLock::new(),
+            state: Mutex::new(DeliveryState::default()),
         })
     }
 
-    /// Locks the results (a poisoned lock is still usable: every write is
-    /// a single assignment).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, DeliveryState> {
+    /// Locks the state (a poisoned lock is still usable: every write is a
+    /// single push or drain).
+    fn lock(&self) -> MutexGuard<'_, DeliveryState> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Stores one record's result and wakes its future.
-    fn report(&self, index: usize, result: Result<RecordMetadata>) {
-        let wakers = {
-            let mut state = self.lock();
-            state.set(index, result);
-            state.take_ready_wakers()
+    /// The result of the record at `index`, if its batch (or piece) is
+    /// complete.
+    fn result_of(
+        &self,
+        state: Option<&DeliveryState>,
+        index: usize,
+        timestamp: i64,
+    ) -> Option<Result<RecordMetadata>> {
+        let (outcome, position) = match (self.whole.get(), state) {
+            (Some(outcome), _) => (outcome, index),
+            (None, Some(state)) => state.pieces.iter().find_map(|(range, outcome)| {
+                range
+                    .contains(&index)
+                    .then(|| (outcome, index.saturating_sub(range.start)))
+            })?,
+            (None, None) => return None,
+        };
+        Some(record_result(
+            &self.topic,
+            self.partition,
+            outcome,
+            position,
+            timestamp,
+        ))
+    }
+
+    /// Stores the outcome of `range` (`None`: the whole batch) and wakes
+    /// the futures it completes.
+    fn report(&self, range: Option<Range<usize>>, outcome: BatchOutcome) {
+        let wakers: Vec<Waker> = match range {
+            None => {
+                // Set before the lock is taken: a future that finds it
+                // unset under the lock has registered a waker, taken here.
+                let _ = self.whole.set(outcome);
+                let waiting = std::mem::take(&mut self.lock().wakers);
+                waiting.into_iter().map(|(_, waker)| waker).collect()
+            }
+            Some(range) => {
+                let mut state = self.lock();
+                let mut ready = Vec::new();
+                state.wakers.retain(|(index, waker)| {
+                    let done = range.contains(index);
+                    if done {
+                        ready.push(waker.clone());
+                    }
+                    !done
+                });
+                state.pieces.push((range, outcome));
+                ready
+            }
         };
         wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// A batch's share of a [`BatchDelivery`]: the whole of it, or the record
+/// indexes of one piece after a split. Reported exactly once: dropped
+/// unreported (the producer dropped with records pending), it reports
+/// [`Error::Closed`], so no future waits forever.
+#[derive(Debug)]
+pub(crate) struct DeliveryPart {
+    delivery: Option<Arc<BatchDelivery>>,
+    /// `None` for a batch never split.
+    range: Option<Range<usize>>,
+}
+
+impl DeliveryPart {
+    /// A new batch's slot, for every record it will hold.
+    pub(crate) fn whole(delivery: Arc<BatchDelivery>) -> Self {
+        DeliveryPart {
+            delivery: Some(delivery),
+            range: None,
+        }
+    }
+
+    /// The future of the record at `index` of this (unsplit) batch.
+    pub(crate) fn future(&self, index: usize, timestamp: i64) -> Option<DeliveryFuture> {
+        self.delivery.as_ref().map(|delivery| DeliveryFuture {
+            delivery: delivery.clone(),
+            index,
+            timestamp,
+        })
+    }
+
+    /// Splits the part of a batch holding `records` records into the
+    /// parts of its pieces, holding `counts` records each, in order.
+    pub(crate) fn split(mut self, records: usize, counts: &[usize]) -> Vec<DeliveryPart> {
+        let Some(delivery) = self.delivery.take() else {
+            return Vec::new();
+        };
+        let mut start = self.range.as_ref().map_or(0, |r| r.start);
+        let end = self.range.as_ref().map_or(records, |r| r.end);
+        counts
+            .iter()
+            .map(|count| {
+                let piece_end = start.saturating_add(*count).min(end);
+                let part = DeliveryPart {
+                    delivery: Some(delivery.clone()),
+                    range: Some(start..piece_end),
+                };
+                start = piece_end;
+                part
+            })
+            .collect()
+    }
+
+    /// Reports the outcome of every record of the part.
+    pub(crate) fn complete(mut self, outcome: BatchOutcome) {
+        if let Some(delivery) = self.delivery.take() {
+            delivery.report(self.range.take(), outcome);
+        }
+    }
+}
+
+impl Drop for DeliveryPart {
+    fn drop(&mut self) {
+        if let Some(delivery) = self.delivery.take() {
+            delivery.report(
+                self.range.take(),
+                Err(Error::Closed(Some(
+                    "dropped before the record was delivered".into(),
+                ))),
+            );
+        }
     }
 }
 
 /// The result of one record's delivery, as a future.
 ///
 /// Dropping it does not cancel the delivery; the record is sent anyway.
-/// The futures of one batch share its results, which stay allocated until
-/// the last of them is dropped.
+/// The futures of one batch share its [`BatchDelivery`], which stays
+/// allocated until the last of them is dropped.
 #[derive(Debug)]
 #[must_use = "the future reports whether the record was delivered"]
 pub struct DeliveryFuture {
     delivery: Arc<BatchDelivery>,
+    /// The record's index in its batch.
     index: usize,
-}
-
-impl DeliveryFuture {
-    pub(crate) fn new(delivery: Arc<BatchDelivery>, index: usize) -> Self {
-        DeliveryFuture { delivery, index }
-    }
+    /// The record's CreateTime, for its metadata.
+    timestamp: i64,
 }
 
 impl Future for DeliveryFuture {
     type Output = Result<RecordMetadata>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let index = self.index;
-        let mut state = self.delivery.lock();
-        if let Some(result) = state.results.get_mut(index).and_then(Option::take) {
+        let (index, timestamp) = (self.index, self.timestamp);
+        // The common case: the batch completed whole; one atomic load.
+        if let Some(result) = self.delivery.result_of(None, index, timestamp) {
             return Poll::Ready(result);
         }
-        // Its completion always reports (a dropped one reports Closed), so
-        // a registered waker is always woken.
+        let mut state = self.delivery.lock();
+        if let Some(result) = self.delivery.result_of(Some(&state), index, timestamp) {
+            return Poll::Ready(result);
+        }
+        // Its part always reports (a dropped one reports Closed), so a
+        // registered waker is always woken.
         match state.wakers.iter_mut().find(|(i, _)| *i == index) {
             Some((_, waker)) => waker.clone_from(cx.waker()),
             None => state.wakers.push((index, cx.waker().clone())),
@@ -310,7 +446,7 @@ impl Future for DeliveryFuture {
 
 /// A callback run once with a record's delivery result.
 ///
-/// It runs on the producer's sender task, like the Java client's callbacks
+/// It runs on the producer's sender thread, like the Java client's callbacks
 /// run on its I/O thread: keep it short and never block in it.
 pub type Callback = Box<dyn FnOnce(Result<RecordMetadata>) + Send + 'static>;
 
@@ -323,84 +459,38 @@ pub(crate) enum Reply {
     Callback(Completion),
 }
 
-/// How one record's outcome reaches the application. Reported exactly
-/// once: if it is dropped unreported (the producer dropped with records
-/// pending), the callback or future still hears about it, with
-/// [`Error::Closed`].
-pub(crate) struct Completion(Option<CompletionKind>);
-
-enum CompletionKind {
-    /// Through a [`DeliveryFuture`]: its batch's slot and its index there.
-    Future(Arc<BatchDelivery>, usize),
-    /// Through a [`Callback`].
-    Callback(Callback),
-}
+/// A record's callback, called exactly once: if it is dropped uncalled
+/// (the producer dropped with records pending), the callback still hears
+/// about it, with [`Error::Closed`].
+pub(crate) struct Completion(Option<Callback>);
 
 impl std::fmt::Debug for Completion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.0 {
-            Some(CompletionKind::Future(..)) => "Completion::Future",
-            Some(CompletionKind::Callback(_)) => "Completion::Callback",
+            Some(_) => "Completion::Pending",
             None => "Completion::Done",
         })
     }
 }
 
 impl Completion {
-    /// Reports to the [`DeliveryFuture`] at `index` of `delivery`.
-    pub(crate) fn future(delivery: Arc<BatchDelivery>, index: usize) -> Self {
-        Completion(Some(CompletionKind::Future(delivery, index)))
-    }
-
     /// Reports to a callback.
     pub(crate) fn callback(callback: Callback) -> Self {
-        Completion(Some(CompletionKind::Callback(callback)))
+        Completion(Some(callback))
     }
 
-    /// Whether it still has to report.
-    pub(crate) fn is_pending(&self) -> bool {
-        self.0.is_some()
-    }
-
-    /// The batch slot it reports to, if it reports to a future.
-    pub(crate) fn delivery(&self) -> Option<&Arc<BatchDelivery>> {
-        match &self.0 {
-            Some(CompletionKind::Future(delivery, _)) => Some(delivery),
-            _ => None,
-        }
-    }
-
-    /// If it reports to a future through `delivery`, marks it reported and
-    /// returns the index to store the result at (under the caller's lock).
-    pub(crate) fn take_index_in(&mut self, delivery: &Arc<BatchDelivery>) -> Option<usize> {
-        match &self.0 {
-            Some(CompletionKind::Future(d, index)) if Arc::ptr_eq(d, delivery) => {
-                let index = *index;
-                self.0 = None;
-                Some(index)
-            }
-            _ => None,
-        }
-    }
-
-    /// Reports the outcome; a dropped future is not an error.
+    /// Reports the outcome.
     pub(crate) fn complete(mut self, result: Result<RecordMetadata>) {
-        self.report(result);
-    }
-
-    fn report(&mut self, result: Result<RecordMetadata>) {
-        match self.0.take() {
-            Some(CompletionKind::Future(delivery, index)) => delivery.report(index, result),
-            Some(CompletionKind::Callback(callback)) => callback(result),
-            None => {}
+        if let Some(callback) = self.0.take() {
+            callback(result);
         }
     }
 }
 
 impl Drop for Completion {
     fn drop(&mut self) {
-        if self.0.is_some() {
-            self.report(Err(Error::Closed(Some(
+        if let Some(callback) = self.0.take() {
+            callback(Err(Error::Closed(Some(
                 "dropped before the record was delivered".into(),
             ))));
         }
@@ -438,30 +528,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_dropped_completion_resolves_its_future_with_closed() {
-        let delivery = BatchDelivery::with_capacity(1);
-        drop(Completion::future(delivery.clone(), 0));
-        let err = DeliveryFuture::new(delivery, 0).await.unwrap_err();
+    async fn a_dropped_part_resolves_its_futures_with_closed() {
+        let part = DeliveryPart::whole(BatchDelivery::new("t".into(), 0));
+        let future = part.future(0, 5).unwrap();
+        drop(part);
+        let err = future.await.unwrap_err();
         assert!(matches!(err, Error::Closed(_)), "{err}");
     }
 
     #[tokio::test]
-    async fn futures_of_one_batch_get_their_own_results() {
-        let delivery = BatchDelivery::with_capacity(2);
-        let first = DeliveryFuture::new(delivery.clone(), 0);
-        let second = DeliveryFuture::new(delivery.clone(), 1);
+    async fn futures_of_one_batch_compute_their_own_metadata() {
+        let part = DeliveryPart::whole(BatchDelivery::new("t".into(), 3));
+        let first = part.future(0, 100).unwrap();
+        let second = part.future(1, 200).unwrap();
         let waiting = tokio::spawn(second);
         tokio::task::yield_now().await;
-        let metadata = |offset| RecordMetadata {
-            topic: "t".into(),
-            partition: 0,
-            offset,
-            timestamp: 0,
-        };
-        Completion::future(delivery.clone(), 1).complete(Ok(metadata(8)));
-        Completion::future(delivery, 0).complete(Ok(metadata(7)));
-        assert_eq!(waiting.await.unwrap().unwrap().offset, 8);
-        assert_eq!(first.await.unwrap().offset, 7);
-        assert_eq!(metadata(1).topic, "t");
+        part.complete(Ok((40, -1)));
+        let second = waiting.await.unwrap().unwrap();
+        assert_eq!(
+            (second.partition, second.offset, second.timestamp),
+            (3, 41, 200)
+        );
+        assert_eq!(second.topic, "t");
+        let first = first.await.unwrap();
+        assert_eq!((first.offset, first.timestamp), (40, 100));
+    }
+
+    #[tokio::test]
+    async fn log_append_time_and_unknown_offsets_are_reported_as_such() {
+        let part = DeliveryPart::whole(BatchDelivery::new("t".into(), 0));
+        let future = part.future(2, 100).unwrap();
+        part.complete(Ok((-1, 777)));
+        let metadata = future.await.unwrap();
+        assert_eq!((metadata.offset, metadata.timestamp), (-1, 777));
+    }
+
+    #[tokio::test]
+    async fn pieces_of_a_split_batch_report_their_own_ranges() {
+        let part = DeliveryPart::whole(BatchDelivery::new("t".into(), 0));
+        let futures: Vec<_> = (0..6).map(|i| part.future(i, 0).unwrap()).collect();
+        let mut pieces = part.split(6, &[2, 4]).into_iter();
+        let (first, second) = (pieces.next().unwrap(), pieces.next().unwrap());
+        // The second piece splits again: records 2..4 and 4..6.
+        let mut halves = second.split(4, &[2, 2]).into_iter();
+        let (middle, last) = (halves.next().unwrap(), halves.next().unwrap());
+        let waiting: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+        tokio::task::yield_now().await;
+        last.complete(Ok((90, -1)));
+        first.complete(Ok((10, -1)));
+        middle.complete(Err(Error::TransactionAborted));
+        let mut results = Vec::new();
+        for handle in waiting {
+            results.push(handle.await.unwrap().map(|m| m.offset).ok());
+        }
+        assert_eq!(
+            results,
+            [Some(10), Some(11), None, None, Some(90), Some(91)]
+        );
     }
 }

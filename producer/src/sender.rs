@@ -18,7 +18,8 @@
 //! waiting for a retry. Fencing is fatal.
 //!
 //! The sinks are owned by the sender and stop with it; the sender is owned by
-//! the [`Producer`](crate::Producer) and stops on close or drop.
+//! the [`Producer`](crate::Producer), runs on a thread of its own in the
+//! producer's runtime context, and stops on close or drop.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -225,7 +226,12 @@ impl Sender {
             // Wake for a pending retry of InitProducerId or of a wanted
             // refresh; past instants are not deadlines (that would spin).
             let refresh_at = self.refresh_not_before.filter(|_| self.refresh_wanted);
-            for at in [self.init_not_before, refresh_at]
+            // Appends do not wake a sender with requests in flight (see
+            // `RecordAccumulator::set_requests_in_flight`); it looks again
+            // within linger.ms in case no response comes first.
+            let linger_check = (!self.in_flight.is_empty() && !self.config.linger.is_zero())
+                .then(|| now + self.config.linger);
+            for at in [self.init_not_before, refresh_at, linger_check]
                 .into_iter()
                 .flatten()
                 .filter(|&at| at > now)
@@ -235,7 +241,11 @@ impl Sender {
             let sleep = tokio::time::sleep_until(
                 next_wakeup.unwrap_or_else(|| now + Duration::from_secs(3600)),
             );
+            // Biased, wake-ups first: a close (or a forced one, whose
+            // runtime may be shutting down its timers) is seen before the
+            // sleep is polled; outcomes are all taken after each event.
             let event = tokio::select! {
+                biased;
                 _ = self.acc.wakeup.notified() => Event::Wake,
                 _ = sleep => Event::Wake,
                 outcome = self.outcomes_rx.recv() => Event::Outcome(outcome),
@@ -571,6 +581,7 @@ impl Sender {
             },
         );
         *self.node_in_flight.entry(node).or_insert(0) += 1;
+        self.acc.set_requests_in_flight(self.in_flight.len());
         self.shared.counters.request_sent(self.in_flight.len());
         let sent = self.sink(node).requests.send(SinkRequest { id, request });
         if sent.is_err() {
@@ -597,6 +608,7 @@ impl Sender {
         else {
             return;
         };
+        self.acc.set_requests_in_flight(self.in_flight.len());
         let throttle = match &outcome.result {
             Ok(Some(response)) => Some(response.throttle_time_ms),
             _ => None,
@@ -866,6 +878,7 @@ impl Sender {
     fn fail_everything(&mut self, error: Error) {
         self.sinks.clear();
         let in_flight: Vec<InFlight> = self.in_flight.drain().map(|(_, f)| f).collect();
+        self.acc.set_requests_in_flight(0);
         for flight in in_flight {
             for batch in flight.batches {
                 self.complete(batch, Err(error.clone()));
