@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ferrokafka_broker::Broker;
 use ferrokafka_consumer::{ConsumerConfig, OffsetReset, TopicPartition};
-use ferrokafka_producer::{ProducerConfig, ProducerRecord};
+use ferrokafka_producer::{ProducerConfig, ProducerRecord, TopicName};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -1116,7 +1116,7 @@ fn ferrokafka_latency(settings: &ChildSettings) -> Result<Measured> {
         let mut warmup = Vec::new();
         for index in 0..WARMUP_RECORDS {
             let record = ProducerRecord {
-                topic: settings.topic.clone(),
+                topic: settings.topic.as_str().into(),
                 value: Some(latency_value(&mut template, WARMUP_MARK, index)),
                 ..Default::default()
             };
@@ -1142,7 +1142,7 @@ fn ferrokafka_latency(settings: &ChildSettings) -> Result<Measured> {
         let stop = Arc::new(AtomicBool::new(false));
         let sender = {
             let producer = producer.clone();
-            let topic = settings.topic.clone();
+            let topic = TopicName::new(&settings.topic);
             let failures = Arc::clone(&failures);
             let stop = Arc::clone(&stop);
             let (rate, records) = (settings.rate, settings.records);

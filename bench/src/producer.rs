@@ -24,8 +24,9 @@
 //!   producer's buffer (`buffer.memory`) rather than the benchmark's; then
 //!   `flush` and the remaining futures. Every future must resolve to `Ok`.
 //!   Each record is a fresh `Bytes` value (the application's allocation,
-//!   as for a real producer) and a clone of the topic name, which
-//!   `ProducerRecord` owns.
+//!   as for a real producer) and a clone of the topic's shared
+//!   `TopicName` (a reference count, as an application holding the name
+//!   once would send).
 //! - **librdkafka** (the `rdkafka` crate, bundled build): a `BaseProducer`
 //!   polled from the driver thread every 1024 sends (and on a full local
 //!   queue), then a zero-timeout `flush` and 1 ms polls until every
@@ -55,7 +56,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrokafka_broker::Broker;
-use ferrokafka_producer::{Acks, Compression, DeliveryFuture, ProducerConfig, ProducerRecord};
+use ferrokafka_producer::{
+    Acks, Compression, DeliveryFuture, ProducerConfig, ProducerRecord, TopicName,
+};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -90,6 +93,9 @@ options:
   --value-size <B>      bytes per record value, at least 8 (default 100)
   --window <W>          ferrokafka: the most delivery futures the driver
                         holds before awaiting the oldest (default 10000)
+  --rounds <R>          runs of each client per case, alternating which goes
+                        first; each client's figures are its median run by
+                        wall time (default 3)
   --only <TEXT>         run only the cases whose name contains TEXT, e.g.
                         `acks=all`, `p=8`, `lz4`
   --broker-threads <T>  worker threads of the broker's runtime (default: one
@@ -106,13 +112,16 @@ process; prints one `producer-case:` line of key=value figures.";
 
 /// The value size the issue asks for.
 const DEFAULT_VALUE_SIZE: usize = 100;
-/// ferrokafka's default window of delivery futures. Many times the records
-/// the producer keeps in flight (a few 16 KiB batches per partition), so it
-/// does not throttle the producer (100000 measured the same rates),
-/// yet small enough that the futures the benchmark holds, each of which
-/// keeps its delivery result once completed, stay a few MiB of the peak
-/// (100000 of them add about 30 MiB).
-const DEFAULT_WINDOW: usize = 10_000;
+/// ferrokafka's default window of delivery futures: librdkafka's default
+/// bound on the records its producer holds (`queue.buffering.max.messages`,
+/// 100000), so both clients may have as many records outstanding. A
+/// future is 24 bytes and shares its batch's result, so the window costs
+/// about 3 MiB; a window of 10000 made the driver wait for deliveries
+/// (up to a third of its time with acks=all) while the producer's buffer
+/// had room.
+const DEFAULT_WINDOW: usize = 100_000;
+/// Runs of each client per case by default.
+const DEFAULT_ROUNDS: u32 = 3;
 /// A megabyte, for MB/s.
 const MB: f64 = 1e6;
 /// A mebibyte in KiB, for memory.
@@ -277,6 +286,8 @@ struct Settings {
     records: u64,
     value_size: usize,
     window: usize,
+    /// Runs of each client per case; the median is reported.
+    rounds: u32,
 }
 
 /// Runs the benchmark.
@@ -286,6 +297,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
         .value::<usize>("--value-size")?
         .unwrap_or(DEFAULT_VALUE_SIZE);
     let window = args.value::<usize>("--window")?.unwrap_or(DEFAULT_WINDOW);
+    let rounds = args.value::<u32>("--rounds")?.unwrap_or(DEFAULT_ROUNDS);
     let only = args.value::<String>("--only")?;
     let broker_threads = args.value::<usize>("--broker-threads")?;
     args.finish()?;
@@ -297,6 +309,9 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
     }
     if window == 0 {
         return Err("--window must be at least 1".into());
+    }
+    if rounds == 0 {
+        return Err("--rounds must be at least 1".into());
     }
     if broker_threads == Some(0) {
         return Err("--broker-threads must be at least 1".into());
@@ -315,6 +330,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
         records,
         value_size,
         window,
+        rounds,
     };
 
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -411,44 +427,88 @@ fn run_case(
         "{:<11} {:>9} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7} {:>5}",
         "client", "msgs/s", "MB/s", "wall s", "CPU s", "CPU s/M", "peak MiB", "+MiB", "idem"
     );
-    let mut outcomes = Vec::new();
-    for client in Client::ALL {
-        let topic = format!("bench-producer-{}-{}", client.name(), case.slug());
-        broker.create_topic(&topic, case.partitions)?;
-        let before = CpuSample::now()?;
-        let outcome = run_child(client, bootstrap, &topic, case, settings)?;
-        let during = CpuSample::now()?.since(&before);
-        if outcome.delivered != settings.records {
-            return Err(format!(
-                "{}: {} of {} records delivered",
-                client.name(),
-                outcome.delivered,
-                settings.records
-            )
-            .into());
+    // Each round runs both clients, alternating which goes first (a
+    // machine that warms up or slows down over a case favours neither);
+    // each client's figure is its median round by wall time.
+    let (mut ferrokafka_runs, mut librdkafka_runs) = (Vec::new(), Vec::new());
+    for round in 0..settings.rounds {
+        let mut order = Client::ALL;
+        if round % 2 == 1 {
+            order.reverse();
         }
-        let stored = stored_records(checker, &topic, case.partitions)?;
-        if stored != settings.records {
-            return Err(format!(
-                "{}: the partitions of {topic} hold {stored} records, not {}",
-                client.name(),
-                settings.records
-            )
-            .into());
+        for client in order {
+            let topic = format!("bench-producer-{}-{}-r{round}", client.name(), case.slug());
+            let outcome = run_verified(broker, checker, bootstrap, &topic, client, case, settings)?;
+            match client {
+                Client::Ferrokafka => ferrokafka_runs.push(outcome),
+                Client::Librdkafka => librdkafka_runs.push(outcome),
+            }
         }
-        println!("{}", client_row(client, &outcome, settings));
-        println!("{}", during.describe(settings.records));
-        outcomes.push(outcome);
     }
     println!(
-        "verified: each client's topic holds exactly {} records (sum of high watermarks)",
+        "verified: each run's topic holds exactly {} records (sum of high watermarks)",
         settings.records
     );
-    let mut outcomes = outcomes.into_iter();
-    match (outcomes.next(), outcomes.next()) {
-        (Some(ferrokafka), Some(librdkafka)) => Ok((ferrokafka, librdkafka)),
+    match (
+        median_by_wall(ferrokafka_runs),
+        median_by_wall(librdkafka_runs),
+    ) {
+        (Some(ferrokafka), Some(librdkafka)) => {
+            if settings.rounds > 1 {
+                println!("median of {} rounds:", settings.rounds);
+                println!("{}", client_row(Client::Ferrokafka, &ferrokafka, settings));
+                println!("{}", client_row(Client::Librdkafka, &librdkafka, settings));
+            }
+            Ok((ferrokafka, librdkafka))
+        }
         _ => Err("a client did not run".into()),
     }
+}
+
+/// The run with the median wall time (the slower middle one of an even
+/// count).
+fn median_by_wall(mut runs: Vec<Outcome>) -> Option<Outcome> {
+    runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+    let middle = runs.len() / 2;
+    runs.into_iter().nth(middle)
+}
+
+/// One client's run of a case into the fresh topic `topic`, checked: every
+/// record delivered, and the topic holding exactly that many.
+fn run_verified(
+    broker: &ferrokafka_broker::BrokerHandle,
+    checker: &BaseConsumer,
+    bootstrap: &str,
+    topic: &str,
+    client: Client,
+    case: &Case,
+    settings: &Settings,
+) -> Result<Outcome> {
+    broker.create_topic(topic, case.partitions)?;
+    let before = CpuSample::now()?;
+    let outcome = run_child(client, bootstrap, topic, case, settings)?;
+    let during = CpuSample::now()?.since(&before);
+    if outcome.delivered != settings.records {
+        return Err(format!(
+            "{}: {} of {} records delivered",
+            client.name(),
+            outcome.delivered,
+            settings.records
+        )
+        .into());
+    }
+    let stored = stored_records(checker, topic, case.partitions)?;
+    if stored != settings.records {
+        return Err(format!(
+            "{}: the partitions of {topic} hold {stored} records, not {}",
+            client.name(),
+            settings.records
+        )
+        .into());
+    }
+    println!("{}", client_row(client, &outcome, settings));
+    println!("{}", during.describe(settings.records));
+    Ok(outcome)
 }
 
 /// CPU time of this process (the broker's, as the parent only waits for
@@ -748,7 +808,7 @@ fn run_ferrokafka(settings: &ChildSettings) -> Result<Measured> {
         let started = Instant::now();
         let driver = tokio::spawn(drive_ferrokafka(
             producer.clone(),
-            settings.topic.clone(),
+            TopicName::new(&settings.topic),
             settings.records,
             settings.value_size,
             settings.window,
@@ -786,7 +846,7 @@ fn run_ferrokafka(settings: &ChildSettings) -> Result<Measured> {
 /// returns how many were delivered, or the first failure.
 async fn drive_ferrokafka(
     producer: ferrokafka_producer::Producer,
-    topic: String,
+    topic: TopicName,
     records: u64,
     value_size: usize,
     window: usize,

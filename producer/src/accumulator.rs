@@ -298,7 +298,8 @@ pub(crate) struct Drained {
     pub(crate) next_wakeup: Option<Instant>,
     /// Some ready batch's partition has no known leader.
     pub(crate) unknown_leader: bool,
-    /// Some ready batch waits for room in a request; drain again.
+    /// Some ready batch waits for room in a request, or is the next of a
+    /// partition that had one taken; drain again.
     pub(crate) more: bool,
     /// An expired batch had a sequence number: the partition has a gap.
     pub(crate) sequence_gap: bool,
@@ -362,6 +363,10 @@ pub(crate) struct RecordAccumulator {
     /// batch (with `linger.ms` as the bound: a sender with requests in
     /// flight looks again at least that often).
     requests_in_flight: AtomicUsize,
+    /// The sender sleeps with nothing pending, until woken. While it has
+    /// anything pending it looks again within `linger.ms` anyway, so a
+    /// batch that starts a linger deadline need not wake it.
+    sender_idle: AtomicBool,
 }
 
 impl RecordAccumulator {
@@ -382,7 +387,16 @@ impl RecordAccumulator {
             closing: AtomicBool::new(false),
             forced: AtomicBool::new(false),
             requests_in_flight: AtomicUsize::new(0),
+            sender_idle: AtomicBool::new(true),
         }
+    }
+
+    /// The sender says whether it goes to sleep with nothing pending. It
+    /// stores `true` before its last look at [`is_empty`](Self::is_empty),
+    /// and an append registers its batch before it reads this, so one of
+    /// the two sees the other.
+    pub(crate) fn set_sender_idle(&self, idle: bool) {
+        self.sender_idle.store(idle, Ordering::SeqCst);
     }
 
     /// Tells appends how many Produce requests are in flight (the sender
@@ -392,11 +406,17 @@ impl RecordAccumulator {
         self.requests_in_flight.store(requests, Ordering::SeqCst);
     }
 
-    /// Whether an append that made a batch ready (or started a linger
-    /// deadline) must wake the sender: unless a response is coming that
-    /// will, and `linger.ms` bounds how long that may take.
-    fn must_wake_sender(&self) -> bool {
+    /// Whether an append that made a batch ready must wake the sender:
+    /// unless a response is coming that will (and `linger.ms` bounds how
+    /// long that may take).
+    fn must_wake_sender_for_ready(&self) -> bool {
         self.config.linger.is_zero() || self.requests_in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// Whether an append that started a linger deadline must wake the
+    /// sender: only an idle one, which would not look again by itself.
+    fn must_wake_sender_for_linger(&self) -> bool {
+        self.config.linger.is_zero() || self.sender_idle.load(Ordering::SeqCst)
     }
 
     /// The queue of one partition, created on first use.
@@ -574,7 +594,8 @@ impl RecordAccumulator {
                     batch.full = full;
                     // Waiting for linger no more: the sender must look
                     // unless an earlier full batch already made it.
-                    let wake = full && queue.batches.len() == 1 && self.must_wake_sender();
+                    let wake =
+                        full && queue.batches.len() == 1 && self.must_wake_sender_for_ready();
                     drop(queue);
                     if wake {
                         self.wakeup.notify_one();
@@ -634,13 +655,13 @@ impl RecordAccumulator {
         // batch already woke it, and finishing that batch's request makes
         // it drain again.
         queue.batches.push_back(batch);
-        let wake = (full
-            || match queue.batches.len() {
-                1 => true,
-                2 => queue.batches.front().is_some_and(|first| !first.full),
-                _ => false,
-            })
-            && self.must_wake_sender();
+        let ready = full
+            || (queue.batches.len() == 2 && queue.batches.front().is_some_and(|first| !first.full));
+        let wake = if ready {
+            self.must_wake_sender_for_ready()
+        } else {
+            queue.batches.len() == 1 && self.must_wake_sender_for_linger()
+        };
         drop(queue);
         if wake {
             self.wakeup.notify_one();
@@ -755,6 +776,20 @@ impl RecordAccumulator {
             }
             queue.in_flight += 1;
             queue.in_flight_node = leader;
+            // Another ready batch of this partition goes in the next
+            // request (one batch per partition per request): drain again,
+            // so the pipeline fills up to the in-flight limit now rather
+            // than one request per response.
+            if let Some(next) = queue.batches.front() {
+                if queue.batches.len() > 1
+                    || next.full
+                    || next.is_sealed()
+                    || options.flush_all
+                    || next.created_at + self.config.linger <= now
+                {
+                    drained.more = true;
+                }
+            }
             request_sizes.insert(leader, planned.saturating_add(size));
             drained.requests.entry(leader).or_default().push(batch);
         }

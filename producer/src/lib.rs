@@ -4,10 +4,14 @@
 //! that), picks the partition ([`partitioner`]: Java's murmur2 for keys,
 //! uniform sticky otherwise), and appends the record to its partition's open
 //! batch, laid out in the wire format already (the `RecordAccumulator`).
-//! The background `Sender` task seals ready batches (full, older than
-//! `linger.ms`, or flushed) and packs those of every partition a broker
-//! leads into one Produce request, handed to that broker's sink, up to
-//! `max.in.flight.requests.per.connection` in flight per broker. With
+//! The background `Sender` (on a thread of its own, in the caller's tokio
+//! runtime context, like the Java client's network thread) seals ready
+//! batches (full, older than `linger.ms`, or flushed) and packs those of
+//! every partition a broker leads into one Produce request, handed to that
+//! broker's sink task, up to `max.in.flight.requests.per.connection` in
+//! flight per broker. While requests are in flight, a batch that fills
+//! waits for the next response (at most `linger.ms`), so that under load
+//! requests carry the ready batches of many partitions. With
 //! idempotence (on by default) batches carry the producer id, epoch and
 //! per-partition sequence numbers (the `idempotence` module), and retries
 //! keep their order. Each record's outcome reaches the caller through a

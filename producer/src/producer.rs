@@ -528,7 +528,7 @@ impl Producer {
                     a.future
                 }),
             None => Err(Error::InvalidPartition {
-                topic: record.topic.clone(),
+                topic: record.topic.to_string(),
                 partition,
                 count: cache.info.partitions.len(),
             }),
@@ -568,7 +568,7 @@ impl Producer {
                                 a.future
                             }),
                         None => Err(Error::InvalidPartition {
-                            topic: record.topic.clone(),
+                            topic: record.topic.to_string(),
                             partition,
                             count: cache.info.partitions.len(),
                         }),

@@ -22,8 +22,11 @@ use crate::error::{Error, Result};
 /// A record to send: serialized key and value, plus where and when.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProducerRecord {
-    /// The topic.
-    pub topic: String,
+    /// The topic: a shared name, so that an application sending many
+    /// records to one topic makes its [`TopicName`] once and clones it (a
+    /// reference-count bump) instead of copying a string per record. A
+    /// `&str` or `String` converts.
+    pub topic: TopicName,
     /// An explicit partition; `None` lets the partitioner choose.
     pub partition: Option<i32>,
     /// The key; keyed records go to `murmur2(key) % partitions`.
@@ -38,7 +41,7 @@ pub struct ProducerRecord {
 
 impl ProducerRecord {
     /// A record for `topic` with no key, value or headers yet.
-    pub fn new(topic: impl Into<String>) -> Self {
+    pub fn new(topic: impl Into<TopicName>) -> Self {
         ProducerRecord {
             topic: topic.into(),
             ..Default::default()
@@ -84,13 +87,47 @@ impl ProducerRecord {
 /// A topic name shared by every record of a batch: cloning it is a
 /// reference-count bump, not a string copy. It derefs to `str` and compares
 /// with `str`, `&str` and `String`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicName(Arc<str>);
+///
+/// The default (empty) name holds no allocation and no reference count, so
+/// `..Default::default()` in a record literal costs nothing.
+#[derive(Debug, Clone, Default)]
+pub struct TopicName(Option<Arc<str>>);
 
 impl TopicName {
+    /// A shared name for `name`: make it once, clone it per record.
+    pub fn new(name: &str) -> Self {
+        TopicName(Some(Arc::from(name)))
+    }
+
     /// The name as a `str`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl PartialEq for TopicName {
+    fn eq(&self, other: &TopicName) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for TopicName {}
+
+impl std::hash::Hash for TopicName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for TopicName {
+    fn partial_cmp(&self, other: &TopicName) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TopicName {
+    fn cmp(&self, other: &TopicName) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -98,85 +135,97 @@ impl std::ops::Deref for TopicName {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for TopicName {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::borrow::Borrow<str> for TopicName {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::fmt::Display for TopicName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl From<Arc<str>> for TopicName {
     fn from(name: Arc<str>) -> Self {
-        TopicName(name)
+        TopicName(Some(name))
     }
 }
 
 impl From<&str> for TopicName {
     fn from(name: &str) -> Self {
-        TopicName(Arc::from(name))
+        TopicName::new(name)
     }
 }
 
 impl From<String> for TopicName {
     fn from(name: String) -> Self {
-        TopicName(Arc::from(name))
+        TopicName(Some(Arc::from(name)))
+    }
+}
+
+impl From<&String> for TopicName {
+    fn from(name: &String) -> Self {
+        TopicName::new(name)
+    }
+}
+
+impl From<&TopicName> for TopicName {
+    fn from(name: &TopicName) -> Self {
+        name.clone()
     }
 }
 
 impl From<TopicName> for String {
     fn from(name: TopicName) -> Self {
-        name.0.to_string()
+        name.as_str().to_string()
     }
 }
 
 impl PartialEq<str> for TopicName {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for TopicName {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for TopicName {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == other.as_str()
     }
 }
 
 impl PartialEq<TopicName> for str {
     fn eq(&self, other: &TopicName) -> bool {
-        self == &*other.0
+        self == other.as_str()
     }
 }
 
 impl PartialEq<TopicName> for &str {
     fn eq(&self, other: &TopicName) -> bool {
-        *self == &*other.0
+        *self == other.as_str()
     }
 }
 
 impl PartialEq<TopicName> for String {
     fn eq(&self, other: &TopicName) -> bool {
-        **self == *other.0
+        self.as_str() == other.as_str()
     }
 }
 

@@ -204,6 +204,7 @@ impl Sender {
     /// failed, or until a forced close.
     pub(crate) async fn run(mut self) {
         loop {
+            self.acc.set_sender_idle(false);
             if self.acc.is_forced() {
                 self.fail_everything(Error::Closed(Some(
                     "closed before the record was delivered".into(),
@@ -227,10 +228,20 @@ impl Sender {
             // refresh; past instants are not deadlines (that would spin).
             let refresh_at = self.refresh_not_before.filter(|_| self.refresh_wanted);
             // Appends do not wake a sender with requests in flight (see
-            // `RecordAccumulator::set_requests_in_flight`); it looks again
-            // within linger.ms in case no response comes first.
-            let linger_check = (!self.in_flight.is_empty() && !self.config.linger.is_zero())
-                .then(|| now + self.config.linger);
+            // `RecordAccumulator::set_requests_in_flight`), nor one with
+            // anything pending for a new batch's linger deadline: such a
+            // sender looks again within linger.ms by itself. One with
+            // nothing pending says so, and sleeps until woken.
+            let pending = !self.in_flight.is_empty() || !self.acc.is_empty();
+            let linger_check =
+                (pending && !self.config.linger.is_zero()).then(|| now + self.config.linger);
+            if !pending {
+                self.acc.set_sender_idle(true);
+                if !self.acc.is_empty() {
+                    self.acc.set_sender_idle(false);
+                    continue;
+                }
+            }
             for at in [self.init_not_before, refresh_at, linger_check]
                 .into_iter()
                 .flatten()

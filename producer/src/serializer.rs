@@ -157,7 +157,7 @@ impl<KS: Serializer, VS: Serializer> TypedProducer<KS, VS> {
             .map(|v| self.value_serializer.serialize(topic, v))
             .transpose()?;
         Ok(ProducerRecord {
-            topic: topic.to_string(),
+            topic: topic.into(),
             key,
             value,
             ..Default::default()

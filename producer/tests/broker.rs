@@ -764,6 +764,76 @@ async fn flush_sends_before_linger_ends() {
     broker.shutdown().await;
 }
 
+/// A caller that sends in a loop without ever yielding to its runtime must
+/// not keep the sender from running: the first record is delivered while
+/// the loop still goes on. (A sender task woken from the caller's worker
+/// would sit in that worker's LIFO slot, which no other worker steals,
+/// until the loop yields; here it never does while `buffer.memory` has
+/// room.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_never_yields_does_not_hold_up_delivery() {
+    use std::future::Future as _;
+    use std::task::{Context, Poll, Waker};
+
+    let broker = broker(1).await;
+    broker.create_topic("busy", 4).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .acks(Acks::Leader)
+            .buffer_memory(512 << 20)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    // On a worker thread of the runtime (a test's own body runs on a
+    // thread outside it, whose wake-ups never go to a LIFO slot).
+    let sending = producer.clone();
+    let (delivered, sent) = tokio::spawn(async move {
+        let topic = ferrokafka_producer::TopicName::new("busy");
+        let value = Bytes::from(vec![b'x'; 100]);
+        let mut first = sending
+            .send(ProducerRecord::new(topic.clone()).value(value.clone()))
+            .await
+            .unwrap();
+        let mut sent = 1usize;
+        // Far more than the sender needs to deliver the first batch; the
+        // loop stops as soon as it is delivered. 2,000,000 records of ~120
+        // bytes fit in the 512 MiB buffer, so `send` never waits (never
+        // yields) here.
+        loop {
+            // A context is not Send: made for each look.
+            let poll = std::pin::Pin::new(&mut first).poll(&mut Context::from_waker(Waker::noop()));
+            if let Poll::Ready(result) = poll {
+                return (Some(result.unwrap()), sent);
+            }
+            if sent == 2_000_000 {
+                return (None, sent);
+            }
+            for _ in 0..100 {
+                // Dropped futures do not cancel delivery.
+                drop(
+                    sending
+                        .send(ProducerRecord::new(topic.clone()).value(value.clone()))
+                        .await
+                        .unwrap(),
+                );
+            }
+            sent += 100;
+        }
+    })
+    .await
+    .unwrap();
+    let delivered = delivered.expect("the first record was delivered while the loop ran");
+    assert_eq!(delivered.offset, 0);
+    assert!(sent < 2_000_000);
+    producer.flush().await;
+    let stored: i64 = (0..4).map(|p| broker.offsets("busy", p).unwrap().1).sum();
+    assert_eq!(stored, i64::try_from(sent).unwrap());
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_producer_sends_json_values_with_string_keys() {
     #[derive(serde::Serialize)]

@@ -36,7 +36,7 @@ async fn throughput_100_byte_records() {
         let mut last = None;
         for _ in 0..count {
             let record = ProducerRecord {
-                topic: topic.clone(),
+                topic: topic.as_str().into(),
                 value: Some(value.clone()),
                 ..Default::default()
             };
