@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use ferrokafka_client::backoff::{JitterSource, XorShift};
 use ferrokafka_client::metadata::{PartitionInfo, TopicInfo};
@@ -230,59 +231,94 @@ impl Partitioner for DefaultPartitioner {
 /// as [`DefaultPartitioner`], but fed with the bytes each record actually
 /// took in its batch and told when the batch filled up (KIP-794), so a
 /// partition gets a full batch before the next one is chosen.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct TopicSticky {
-    current: Option<Sticky>,
-    rng: XorShift,
+    /// The current partition; -1 before the first choice. Read with one
+    /// atomic load per record: the lock below is taken only to switch.
+    current: AtomicI32,
+    /// Bytes appended to the current partition since it was chosen.
+    produced_bytes: AtomicUsize,
+    /// Draws the next partition.
+    rng: Mutex<XorShift>,
 }
 
 impl TopicSticky {
     /// No partition chosen yet.
     pub(crate) fn new() -> Self {
+        Self::starting_at(-1)
+    }
+
+    /// A state that starts on `partition` (-1: none), as when the topic's
+    /// metadata changed and the choice carries over.
+    fn starting_at(partition: i32) -> Self {
         TopicSticky {
-            current: None,
-            rng: XorShift::from_entropy(),
+            current: AtomicI32::new(partition),
+            produced_bytes: AtomicUsize::new(0),
+            rng: Mutex::new(XorShift::from_entropy()),
         }
+    }
+
+    /// A copy for the topic's new metadata: the same partition (checked
+    /// against the new partitions when next used) and count.
+    pub(crate) fn carried_over(&self) -> Self {
+        let next = Self::starting_at(self.current.load(Ordering::Acquire));
+        next.produced_bytes.store(
+            self.produced_bytes.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        next
     }
 
     /// The partition for the next unkeyed record, choosing one if there is
     /// none yet or `valid` rejects the current one.
-    pub(crate) fn partition(&mut self, topic_info: &TopicInfo, valid: impl Fn(i32) -> bool) -> i32 {
-        match self.current {
-            Some(sticky) if valid(sticky.partition) => sticky.partition,
-            _ => {
-                // A rejected partition must not be picked again.
-                let rejected = self.current.map(|s| s.partition);
-                let partition = DefaultPartitioner::pick(&mut self.rng, topic_info, rejected);
-                self.current = Some(Sticky {
-                    partition,
-                    produced_bytes: 0,
-                });
-                partition
-            }
+    pub(crate) fn partition(&self, topic_info: &TopicInfo, valid: impl Fn(i32) -> bool) -> i32 {
+        let current = self.current.load(Ordering::Acquire);
+        if current >= 0 && valid(current) {
+            return current;
         }
+        // A rejected partition must not be picked again.
+        self.switch_from(current, topic_info, |p| p >= 0 && valid(p))
     }
 
-    /// Counts `bytes` appended to the current partition and switches once
-    /// its batch is full or `batch_size` bytes went to it.
+    /// Counts `bytes` appended to `partition` and switches once its batch
+    /// is full or `batch_size` bytes went to it. Senders racing here may
+    /// count a record against a partition just switched from; the next
+    /// choice is made once either way.
     pub(crate) fn appended(
-        &mut self,
+        &self,
+        partition: i32,
         bytes: usize,
         batch_full: bool,
         batch_size: usize,
         topic_info: &TopicInfo,
     ) {
-        let Some(sticky) = &mut self.current else {
-            return;
-        };
-        sticky.produced_bytes = sticky.produced_bytes.saturating_add(bytes);
-        if batch_full || sticky.produced_bytes >= batch_size.max(1) {
-            let chosen = sticky.partition;
-            *sticky = Sticky {
-                partition: DefaultPartitioner::pick(&mut self.rng, topic_info, Some(chosen)),
-                produced_bytes: 0,
-            };
+        let produced = self
+            .produced_bytes
+            .fetch_add(bytes, Ordering::Relaxed)
+            .saturating_add(bytes);
+        if batch_full || produced >= batch_size.max(1) {
+            // Whoever switched first wins; others keep its choice.
+            self.switch_from(partition, topic_info, |_| true);
         }
+    }
+
+    /// Moves off `from` (unless another sender already did and `keep`
+    /// accepts its choice), to a partition other than `from` where there is
+    /// one, and starts counting again. Returns the current partition.
+    fn switch_from(&self, from: i32, topic_info: &TopicInfo, keep: impl Fn(i32) -> bool) -> i32 {
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = self.current.load(Ordering::Acquire);
+        if current != from && keep(current) {
+            return current;
+        }
+        let rejected = (from >= 0).then_some(from);
+        let next = DefaultPartitioner::pick(&mut rng, topic_info, rejected);
+        self.produced_bytes.store(0, Ordering::Relaxed);
+        self.current.store(next, Ordering::Release);
+        next
     }
 }
 
@@ -372,24 +408,66 @@ mod tests {
     #[test]
     fn topic_sticky_switches_when_the_batch_fills_or_a_batch_worth_went() {
         let info = topic(4, &[]);
-        let mut sticky = TopicSticky::new();
+        let sticky = TopicSticky::new();
         let first = sticky.partition(&info, |_| true);
-        sticky.appended(100, false, 1000, &info);
+        sticky.appended(first, 100, false, 1000, &info);
         assert_eq!(sticky.partition(&info, |_| true), first);
         // The accumulator says the batch is full: move on at once.
-        sticky.appended(100, true, 1000, &info);
+        sticky.appended(first, 100, true, 1000, &info);
         let second = sticky.partition(&info, |_| true);
         assert_ne!(second, first);
         // Without a full batch, a batch worth of bytes moves it on too.
         for _ in 0..9 {
-            sticky.appended(100, false, 1000, &info);
+            sticky.appended(second, 100, false, 1000, &info);
             assert_eq!(sticky.partition(&info, |_| true), second);
         }
-        sticky.appended(100, false, 1000, &info);
-        assert_ne!(sticky.partition(&info, |_| true), second);
+        sticky.appended(second, 100, false, 1000, &info);
+        let third = sticky.partition(&info, |_| true);
+        assert_ne!(third, second);
+        // A sender that appended to the old partition after the switch does
+        // not switch again: the choice made stands.
+        sticky.appended(second, 100, true, 1000, &info);
+        assert_eq!(sticky.partition(&info, |_| true), third);
         // A partition the metadata no longer lists is replaced.
         let current = sticky.partition(&info, |_| true);
         assert_ne!(sticky.partition(&info, |p| p != current), current);
+        // The choice carries over to a topic's new metadata.
+        let carried = sticky.carried_over();
+        assert_eq!(
+            carried.partition(&info, |_| true),
+            sticky.partition(&info, |_| true)
+        );
+    }
+
+    #[test]
+    fn topic_sticky_shared_by_threads_spreads_over_partitions_in_batch_runs() {
+        let info = topic(4, &[]);
+        let sticky = std::sync::Arc::new(TopicSticky::new());
+        let counts: Vec<Vec<i32>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let sticky = &sticky;
+                    let info = &info;
+                    scope.spawn(move || {
+                        let mut chosen = Vec::new();
+                        for _ in 0..10_000 {
+                            let p = sticky.partition(info, |_| true);
+                            sticky.appended(p, 100, false, 1000, info);
+                            chosen.push(p);
+                        }
+                        chosen
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut per_partition = [0usize; 4];
+        for p in counts.iter().flatten() {
+            per_partition[usize::try_from(*p).unwrap()] += 1;
+        }
+        // Every partition gets records, and every choice is a real one.
+        assert_eq!(per_partition.iter().sum::<usize>(), 40_000);
+        assert!(per_partition.iter().all(|&c| c > 0), "{per_partition:?}");
     }
 
     #[test]

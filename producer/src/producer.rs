@@ -90,7 +90,7 @@ struct TopicCache {
     /// The built-in partitioner's state for unkeyed records. Held while
     /// such a record is appended, so the choice and the bytes it counts
     /// stay together.
-    sticky: Mutex<TopicSticky>,
+    sticky: TopicSticky,
 }
 
 impl TopicCache {
@@ -165,9 +165,15 @@ fn spawn_sender_thread(
 }
 
 fn now_millis() -> i64 {
+    // Seconds and milliseconds apart: no 128-bit arithmetic per record.
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map(|d| {
+            i64::try_from(d.as_secs())
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000)
+                .saturating_add(i64::from(d.subsec_millis()))
+        })
         .unwrap_or(0)
 }
 
@@ -457,7 +463,7 @@ impl Producer {
         // The sticky partition carries over (it is checked against the new
         // partitions when next used).
         let sticky = previous
-            .and_then(|old| old.sticky.lock().ok().map(|s| s.clone()))
+            .map(|old| old.sticky.carried_over())
             .unwrap_or_else(TopicSticky::new);
         let name = entries
             .iter()
@@ -469,7 +475,7 @@ impl Producer {
             generation,
             info: info.clone(),
             entries,
-            sticky: Mutex::new(sticky),
+            sticky,
         });
         // Whoever built last wins; a cache of older metadata is rebuilt on
         // its next use.
@@ -551,31 +557,30 @@ impl Producer {
             (None, None, Some(key)) if !inner.config.partitioner_ignore_keys => {
                 to(partition_for_key(key, cache.info.partitions.len()), reply)
             }
-            (None, None, _) => match cache.sticky.lock() {
-                Ok(mut sticky) => {
-                    let partition = sticky.partition(&cache.info, |p| cache.entry(p).is_some());
-                    match cache.entry(partition) {
-                        Some(entry) => acc
-                            .append(entry, timestamp, key, value, &record.headers, reply, size)
-                            .map(|a| {
-                                self.note_partition(entry);
-                                sticky.appended(
-                                    a.bytes,
-                                    a.batch_full,
-                                    inner.config.batch_size,
-                                    &cache.info,
-                                );
-                                a.future
-                            }),
-                        None => Err(Error::InvalidPartition {
-                            topic: record.topic.to_string(),
-                            partition,
-                            count: cache.info.partitions.len(),
+            (None, None, _) => {
+                let sticky = &cache.sticky;
+                let partition = sticky.partition(&cache.info, |p| cache.entry(p).is_some());
+                match cache.entry(partition) {
+                    Some(entry) => acc
+                        .append(entry, timestamp, key, value, &record.headers, reply, size)
+                        .map(|a| {
+                            self.note_partition(entry);
+                            sticky.appended(
+                                partition,
+                                a.bytes,
+                                a.batch_full,
+                                inner.config.batch_size,
+                                &cache.info,
+                            );
+                            a.future
                         }),
-                    }
+                    None => Err(Error::InvalidPartition {
+                        topic: record.topic.to_string(),
+                        partition,
+                        count: cache.info.partitions.len(),
+                    }),
                 }
-                Err(_) => Err(Error::Closed(Some("sticky partitioner poisoned".into()))),
-            },
+            }
         };
         if appended.is_err() {
             acc.release(size);

@@ -834,6 +834,70 @@ async fn a_caller_that_never_yields_does_not_hold_up_delivery() {
     broker.shutdown().await;
 }
 
+/// A batch that fills while a request is in flight waits for no response:
+/// the sender looks again within linger.ms. Here the first request is
+/// never answered (until the 60 s request timeout), and the second
+/// partition's full batch is still delivered at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_batch_goes_out_while_an_unanswered_request_is_in_flight() {
+    let broker = broker(1).await;
+    broker.create_topic("stalled", 2).unwrap();
+    let producer = Producer::connect(
+        config(&broker)
+            .acks(Acks::Leader)
+            .batch_size(1024)
+            .linger(Duration::from_millis(50))
+            .request_timeout(Duration::from_secs(60))
+            .delivery_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    broker.inject_fault(FaultRule::new(ApiKey::Produce, FaultAction::NoResponse).times(1));
+    let send = |partition: i32, count: u8| {
+        let producer = producer.clone();
+        async move {
+            let mut futures = Vec::new();
+            for i in 0..count {
+                futures.push(
+                    producer
+                        .send(
+                            ProducerRecord::new("stalled")
+                                .partition(partition)
+                                .value(vec![b'a' + i % 26; 100]),
+                        )
+                        .await
+                        .unwrap(),
+                );
+            }
+            futures
+        }
+    };
+    // One batch (5 records, under 1024 bytes), sent when linger ends and
+    // applied, but never answered: one request stays in flight.
+    let stalled = send(0, 5).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while broker.offsets("stalled", 0).unwrap().1 < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first request never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // 20 records of 100 bytes: the first batch of partition 1 fills.
+    let flowing = send(1, 20).await;
+    let first = flowing.into_iter().next().unwrap();
+    let delivered = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("delivered without waiting for the unanswered request")
+        .unwrap();
+    assert_eq!((delivered.partition, delivered.offset), (1, 0));
+    drop(stalled);
+    producer.close(Duration::from_millis(100)).await;
+    broker.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_producer_sends_json_values_with_string_keys() {
     #[derive(serde::Serialize)]
