@@ -22,7 +22,7 @@ use crate::backoff::{ExponentialBackoff, XorShift};
 use crate::config::ClientConfig;
 use crate::connection::{BrokerConnection, ConnectOptions, Connector, TcpConnector};
 use crate::error::{Error, Result};
-use crate::metadata::ClusterMetadata;
+use crate::metadata::{BrokerInfo, ClusterMetadata, LeaderHint};
 use crate::metrics::{ClientMetrics, MetricsSnapshot};
 use crate::retry::{RetryAction, classify};
 
@@ -103,6 +103,10 @@ struct Inner {
     /// while it waited (then it does not send another).
     refresh: tokio::sync::Mutex<()>,
     refresh_generation: AtomicU64,
+    /// Counts every replacement of the snapshot: refreshes and leader
+    /// hints (which are not refreshes: a caller waiting for one still
+    /// sends its own).
+    snapshot_generation: AtomicU64,
     coordinators: Mutex<HashMap<(CoordinatorType, String), i32>>,
     rng: Mutex<XorShift>,
     metrics: Arc<ClientMetrics>,
@@ -144,6 +148,7 @@ impl Client {
                 interest: Mutex::new(BTreeSet::new()),
                 refresh: tokio::sync::Mutex::new(()),
                 refresh_generation: AtomicU64::new(0),
+                snapshot_generation: AtomicU64::new(0),
                 coordinators: Mutex::new(HashMap::new()),
                 rng: Mutex::new(XorShift::from_entropy()),
                 metrics: Arc::new(ClientMetrics::default()),
@@ -164,7 +169,7 @@ impl Client {
     /// from [`Client::metadata`]. Read it before the snapshot; then a cache
     /// labelled with it is at worst rebuilt once too often, never stale.
     pub fn metadata_generation(&self) -> u64 {
-        self.inner.refresh_generation.load(Ordering::Acquire)
+        self.inner.snapshot_generation.load(Ordering::Acquire)
     }
 
     /// The current metadata snapshot.
@@ -268,7 +273,38 @@ impl Client {
             *slot = Arc::new(fresh);
         }
         self.inner.refresh_generation.fetch_add(1, Ordering::AcqRel);
+        self.inner
+            .snapshot_generation
+            .fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Takes leaders that brokers named in error responses (KIP-951) into
+    /// the metadata cache at once, without a Metadata request; returns the
+    /// partitions whose leader changed (see
+    /// [`ClusterMetadata::with_leader_hints`] for which hints count).
+    pub fn apply_leader_hints(
+        &self,
+        hints: &[LeaderHint],
+        brokers: &[BrokerInfo],
+    ) -> Vec<(String, i32)> {
+        if hints.is_empty() {
+            return Vec::new();
+        }
+        let Ok(mut slot) = self.inner.metadata.write() else {
+            return Vec::new();
+        };
+        // Under the write lock, so a refresh finishing meanwhile is not
+        // overwritten with an older view.
+        let Some((next, applied)) = slot.with_leader_hints(hints, brokers) else {
+            return Vec::new();
+        };
+        *slot = Arc::new(next);
+        drop(slot);
+        self.inner
+            .snapshot_generation
+            .fetch_add(1, Ordering::AcqRel);
+        applied
     }
 
     /// Sends to any broker: a connected one if there is one, else the known

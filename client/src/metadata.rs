@@ -68,6 +68,22 @@ pub struct TopicInfo {
     pub partitions: Vec<PartitionInfo>,
 }
 
+/// A partition's new leader as a broker reported it in an error response
+/// (KIP-951: NOT_LEADER_OR_FOLLOWER in Produce v10+ and Fetch v16+ names
+/// the current leader), to use before the next metadata refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderHint {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The leader's broker id.
+    pub leader_id: i32,
+    /// Its leader epoch: a hint is taken only when it is newer than the
+    /// cached one.
+    pub leader_epoch: i32,
+}
+
 /// A snapshot of what the cluster said about itself.
 #[derive(Debug, Clone)]
 pub struct ClusterMetadata {
@@ -96,6 +112,45 @@ impl Default for ClusterMetadata {
 }
 
 impl ClusterMetadata {
+    /// A copy with the hinted leaders (and the brokers the hints name)
+    /// applied, and the partitions whose leader changed; `None` when no
+    /// hint is newer than what this snapshot knows. A hint must name a
+    /// leader epoch above the cached one and a broker this snapshot or
+    /// `brokers` knows. The copy keeps `fetched_at`, so age-based refreshes
+    /// come as before.
+    pub fn with_leader_hints(
+        &self,
+        hints: &[LeaderHint],
+        brokers: &[BrokerInfo],
+    ) -> Option<(ClusterMetadata, Vec<(String, i32)>)> {
+        let mut next = self.clone();
+        for broker in brokers {
+            next.brokers
+                .entry(broker.node_id)
+                .or_insert_with(|| broker.clone());
+        }
+        let mut applied = Vec::new();
+        for hint in hints {
+            if hint.leader_id < 0 || !next.brokers.contains_key(&hint.leader_id) {
+                continue;
+            }
+            let Some(partition) = next.topics.get_mut(&hint.topic).and_then(|t| {
+                t.partitions
+                    .iter_mut()
+                    .find(|p| p.partition == hint.partition)
+            }) else {
+                continue;
+            };
+            if hint.leader_epoch > partition.leader_epoch {
+                partition.leader = hint.leader_id;
+                partition.leader_epoch = hint.leader_epoch;
+                partition.error = ErrorCode::None;
+                applied.push((hint.topic.clone(), hint.partition));
+            }
+        }
+        (!applied.is_empty()).then_some((next, applied))
+    }
+
     /// Builds a snapshot from a Metadata response. With `merge_into`, topics
     /// the response does not mention are kept from the previous snapshot
     /// (a refresh of some topics must not forget the others).
@@ -183,5 +238,91 @@ impl ClusterMetadata {
         self.partition(topic, partition)
             .map(|p| p.leader)
             .filter(|&leader| leader >= 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> ClusterMetadata {
+        let mut metadata = ClusterMetadata::default();
+        for node_id in [0, 1] {
+            metadata.brokers.insert(
+                node_id,
+                BrokerInfo {
+                    node_id,
+                    host: "localhost".into(),
+                    port: 9092,
+                    rack: None,
+                },
+            );
+        }
+        let partition = |partition, leader| PartitionInfo {
+            partition,
+            leader,
+            leader_epoch: 5,
+            replicas: vec![0, 1, 2],
+            isr: vec![0, 1],
+            offline_replicas: vec![],
+            error: ErrorCode::None,
+        };
+        metadata.topics.insert(
+            "t".into(),
+            TopicInfo {
+                name: "t".into(),
+                topic_id: Uuid::default(),
+                is_internal: false,
+                error: ErrorCode::None,
+                partitions: vec![partition(0, 0), partition(1, 0)],
+            },
+        );
+        metadata
+    }
+
+    fn hint(partition: i32, leader_id: i32, leader_epoch: i32) -> LeaderHint {
+        LeaderHint {
+            topic: "t".into(),
+            partition,
+            leader_id,
+            leader_epoch,
+        }
+    }
+
+    #[test]
+    fn leader_hints_apply_only_when_newer_and_to_a_known_broker() {
+        let metadata = metadata();
+        // Same or older epoch, unknown topic or partition, unknown broker:
+        // nothing changes.
+        let stale = [
+            hint(0, 1, 5),
+            hint(0, 1, 4),
+            hint(7, 1, 9),
+            hint(0, 2, 9),
+            LeaderHint {
+                topic: "other".into(),
+                ..hint(0, 1, 9)
+            },
+        ];
+        assert!(metadata.with_leader_hints(&stale, &[]).is_none());
+        // A newer epoch moves the leader; the other partition stays.
+        let (next, applied) = metadata.with_leader_hints(&[hint(1, 1, 6)], &[]).unwrap();
+        assert_eq!(applied, [("t".to_string(), 1)]);
+        assert_eq!(next.leader("t", 1), Some(1));
+        assert_eq!(next.partition("t", 1).unwrap().leader_epoch, 6);
+        assert_eq!(next.leader("t", 0), Some(0));
+        assert_eq!(next.fetched_at, metadata.fetched_at);
+        // A broker the snapshot did not know is taken from the endpoints.
+        let new_broker = BrokerInfo {
+            node_id: 2,
+            host: "h2".into(),
+            port: 9094,
+            rack: None,
+        };
+        let (next, _) = metadata
+            .with_leader_hints(&[hint(0, 2, 9)], std::slice::from_ref(&new_broker))
+            .unwrap();
+        assert_eq!(next.leader("t", 0), Some(2));
+        assert_eq!(next.brokers.get(&2), Some(&new_broker));
     }
 }

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrokafka_client::backoff::{ExponentialBackoff, XorShift};
+use ferrokafka_client::metadata::{BrokerInfo, LeaderHint};
 use ferrokafka_client::{Client, RetryAction, Target, classify, classify_code};
 use ferrokafka_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
 use ferrokafka_protocol::generated::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
@@ -152,6 +153,9 @@ pub(crate) struct Sender {
     txn: Option<Arc<TransactionManager>>,
     /// The AddPartitionsToTxn in flight.
     adding: Option<BoxFuture<AddOutcome>>,
+    /// Partitions whose new leader the response being handled named
+    /// (KIP-951); empty between responses.
+    fresh_leaders: Vec<(String, i32)>,
 }
 
 async fn poll_option<T>(future: &mut Option<BoxFuture<T>>) -> T {
@@ -197,6 +201,7 @@ impl Sender {
             rng: XorShift::from_entropy(),
             txn,
             adding: None,
+            fresh_leaders: Vec::new(),
         }
     }
 
@@ -642,6 +647,7 @@ impl Sender {
                 }
             }
             Ok(Some(response)) => {
+                self.take_leader_hints(&response);
                 for batch in batches {
                     let partition = response
                         .responses
@@ -677,7 +683,56 @@ impl Sender {
                         ),
                     }
                 }
+                self.fresh_leaders.clear();
             }
+        }
+    }
+
+    /// Takes the leaders a Produce response names for partitions it
+    /// refused with NOT_LEADER_OR_FOLLOWER (KIP-951, v10+) into the
+    /// metadata at once; the batches of those partitions are then retried
+    /// at the new leader without a metadata refresh or a backoff, as the
+    /// Java client does.
+    fn take_leader_hints(&mut self, response: &ProduceResponse) {
+        let hints: Vec<LeaderHint> = response
+            .responses
+            .iter()
+            .flat_map(|topic| {
+                topic
+                    .partition_responses
+                    .iter()
+                    .filter(|p| {
+                        matches!(
+                            p.error_code,
+                            ErrorCode::NotLeaderOrFollower | ErrorCode::FencedLeaderEpoch
+                        ) && p.current_leader.leader_id >= 0
+                    })
+                    .map(|p| LeaderHint {
+                        topic: topic.name.clone(),
+                        partition: p.index,
+                        leader_id: p.current_leader.leader_id,
+                        leader_epoch: p.current_leader.leader_epoch,
+                    })
+            })
+            .collect();
+        if hints.is_empty() {
+            return;
+        }
+        let brokers: Vec<BrokerInfo> = response
+            .node_endpoints
+            .iter()
+            .filter_map(|node| {
+                Some(BrokerInfo {
+                    node_id: node.node_id,
+                    host: node.host.clone(),
+                    port: u16::try_from(node.port).ok()?,
+                    rack: node.rack.clone(),
+                })
+            })
+            .collect();
+        self.fresh_leaders = self.client.apply_leader_hints(&hints, &brokers);
+        if !self.fresh_leaders.is_empty() {
+            tracing::debug!(partitions = ?self.fresh_leaders, "leaders taken from a produce response");
         }
     }
 
@@ -839,7 +894,13 @@ impl Sender {
     /// Puts a failed batch back in its queue, unless retries or the
     /// delivery timeout ran out.
     fn retry(&mut self, mut batch: ProducerBatch, failure: SendFailure, refresh: bool) {
-        if refresh || matches!(failure, SendFailure::Client(_)) {
+        // A new leader named by the response needs neither a refresh nor
+        // a backoff (KIP-951).
+        let new_leader = self
+            .fresh_leaders
+            .iter()
+            .any(|(topic, partition)| topic == batch.topic() && *partition == batch.partition());
+        if (refresh && !new_leader) || matches!(failure, SendFailure::Client(_)) {
             self.refresh_wanted = true;
         }
         batch.attempts = batch.attempts.saturating_add(1);
@@ -858,9 +919,12 @@ impl Sender {
             return self.fail_in_flight(batch, error, false);
         }
         self.shared.counters.retried(batch.record_count());
-        let wait = self
-            .backoff
-            .backoff(batch.attempts.saturating_sub(1), &mut self.rng);
+        let wait = if new_leader {
+            Duration::ZERO
+        } else {
+            self.backoff
+                .backoff(batch.attempts.saturating_sub(1), &mut self.rng)
+        };
         batch.retry_at = Some(now + wait);
         let entry = batch.entry.clone();
         if let Ok(mut queue) = entry.queue.lock() {

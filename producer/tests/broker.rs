@@ -379,6 +379,53 @@ async fn leader_move_mid_stream_keeps_every_record_once_in_order() {
     broker.shutdown().await;
 }
 
+/// KIP-951: a Produce refused with NOT_LEADER_OR_FOLLOWER names the new
+/// leader, and the producer resends there without asking for metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_leader_named_by_the_produce_response_needs_no_metadata_request() {
+    let broker = broker(3).await;
+    broker.create_topic("hinted", 1).unwrap();
+    let mut config = config(&broker).build().unwrap();
+    // No age-based refresh during the test.
+    config.client.metadata_max_age = Duration::from_secs(600);
+    let producer = Producer::connect(config).await.unwrap();
+    let first = producer
+        .send(ProducerRecord::new("hinted").value("before"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let (leader, epoch) = broker.leader_of("hinted", 0).unwrap();
+    broker.record_requests(true);
+    broker.move_leader("hinted", 0, (leader + 1) % 3).unwrap();
+    let second = producer
+        .send(ProducerRecord::new("hinted").value("after"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let seen = broker.requests_seen();
+    broker.record_requests(false);
+    assert_eq!((first.offset, second.offset), (0, 1));
+    let produce_nodes: Vec<i32> = seen
+        .iter()
+        .filter(|r| r.api == ApiKey::Produce)
+        .map(|r| r.node)
+        .collect();
+    // Refused by the old leader, then stored by the new one.
+    assert_eq!(produce_nodes, [leader, (leader + 1) % 3], "{seen:?}");
+    assert!(
+        seen.iter().all(|r| r.api != ApiKey::Metadata),
+        "a metadata request was sent: {seen:?}"
+    );
+    let metadata = producer.client().metadata();
+    let partition = metadata.partition("hinted", 0).unwrap();
+    assert_eq!(partition.leader, (leader + 1) % 3);
+    assert!(partition.leader_epoch > epoch);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_retriable_error_fails_only_its_records() {
     let broker = broker(3).await;
