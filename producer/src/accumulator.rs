@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 use crate::fxhash::FxBuildHasher;
 use crate::idempotence::{PartitionSequences, ProducerIdAndEpoch};
+use crate::interceptor::Interceptors;
 use crate::record::{
     BatchDelivery, BatchOutcome, Completion, DeliveryFuture, DeliveryPart, Reply, TopicName,
     record_result,
@@ -81,6 +82,8 @@ pub(crate) struct ProducerBatch {
     delivery: Option<DeliveryPart>,
     /// Its records sent with a callback, in order.
     callbacks: Vec<CallbackThunk>,
+    /// Every record's timestamp, kept only for interceptors' acknowledgements.
+    timestamps: Vec<i64>,
     /// Creation order, shared by the pieces of a split batch.
     pub(crate) id: u64,
     pub(crate) created_at: Instant,
@@ -367,6 +370,8 @@ pub(crate) struct RecordAccumulator {
     /// anything pending it looks again within `linger.ms` anyway, so a
     /// batch that starts a linger deadline need not wake it.
     sender_idle: AtomicBool,
+    /// Told of every record's outcome (none: nothing per record is kept).
+    pub(crate) interceptors: Interceptors,
 }
 
 impl RecordAccumulator {
@@ -388,6 +393,7 @@ impl RecordAccumulator {
             forced: AtomicBool::new(false),
             requests_in_flight: AtomicUsize::new(0),
             sender_idle: AtomicBool::new(true),
+            interceptors: Interceptors::default(),
         }
     }
 
@@ -590,6 +596,9 @@ impl RecordAccumulator {
                     // moves on.
                     let full = after.saturating_add(bytes) > self.batch_limit;
                     let future = batch.push(reply, timestamp);
+                    if !self.interceptors.is_empty() {
+                        batch.timestamps.push(timestamp);
+                    }
                     batch.reserved_bytes = batch.reserved_bytes.saturating_add(reserved);
                     batch.full = full;
                     // Waiting for linger no more: the sender must look
@@ -638,6 +647,7 @@ impl RecordAccumulator {
             record_count: 0,
             delivery: None,
             callbacks,
+            timestamps: Vec::new(),
             id: self.register_batch(),
             created_at: Instant::now(),
             reserved_bytes: reserved,
@@ -648,6 +658,9 @@ impl RecordAccumulator {
             full,
         };
         let future = batch.push(reply, timestamp);
+        if !self.interceptors.is_empty() {
+            batch.timestamps.push(timestamp);
+        }
         // The sender must look when this starts a linger deadline (the
         // queue was empty), when the batch before it just became full by
         // overflowing (the queue held one open batch not marked full), or
@@ -803,11 +816,20 @@ impl RecordAccumulator {
             entry,
             delivery,
             callbacks,
+            timestamps,
             id,
             reserved_bytes,
             ..
         } = batch;
         self.release(reserved_bytes);
+        if !self.interceptors.is_empty() {
+            let topic = TopicName::from(entry.topic.clone());
+            for (position, timestamp) in timestamps.into_iter().enumerate() {
+                let outcome = record_result(&topic, entry.partition, &result, position, timestamp);
+                self.interceptors
+                    .on_acknowledgement(&entry.topic, entry.partition, &outcome);
+            }
+        }
         // The futures learn the batch's outcome in one write; callbacks run
         // after, outside any lock.
         if let Some(delivery) = delivery {
@@ -888,6 +910,7 @@ impl RecordAccumulator {
             record_count,
             delivery,
             callbacks,
+            timestamps,
             id,
             created_at,
             reserved_bytes,
@@ -900,6 +923,7 @@ impl RecordAccumulator {
         let counts: Vec<usize> = groups.iter().map(|(_, count)| *count).collect();
         let mut parts = delivery.map(|d| d.split(record_count, &counts).into_iter());
         let mut callbacks = callbacks.into_iter().peekable();
+        let mut timestamps = timestamps.into_iter();
         let mut first_position = 0usize;
         let mut sequence = base_sequence;
         let mut out = Vec::with_capacity(pieces);
@@ -931,6 +955,7 @@ impl RecordAccumulator {
                 });
             }
             first_position = end;
+            let piece_timestamps: Vec<i64> = timestamps.by_ref().take(count).collect();
             let sealed = match builder.build() {
                 Ok(sealed) => sealed,
                 // Unreachable in practice (the records were just decoded);
@@ -943,6 +968,13 @@ impl RecordAccumulator {
                     for thunk in piece_callbacks {
                         thunk.completion.complete(Err(error.clone()));
                     }
+                    for _ in piece_timestamps {
+                        self.interceptors.on_acknowledgement(
+                            &entry.topic,
+                            entry.partition,
+                            &Err(error.clone()),
+                        );
+                    }
                     self.release(reserved);
                     continue;
                 }
@@ -953,6 +985,7 @@ impl RecordAccumulator {
                 record_count: count,
                 delivery: part,
                 callbacks: piece_callbacks,
+                timestamps: piece_timestamps,
                 id,
                 created_at,
                 reserved_bytes: reserved,
@@ -1343,6 +1376,7 @@ mod tests {
             record_count: 0,
             delivery: None,
             callbacks: Vec::new(),
+            timestamps: Vec::new(),
             id: acc.register_batch(),
             created_at: Instant::now(),
             reserved_bytes: 1000,

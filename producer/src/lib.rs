@@ -16,13 +16,16 @@
 //! per-partition sequence numbers (the `idempotence` module), and retries
 //! keep their order. Each record's outcome reaches the caller through a
 //! [`DeliveryFuture`] or a callback; `buffer.memory` bounds what waits and
-//! `delivery.timeout.ms` how long.
+//! `delivery.timeout.ms` how long. [`Producer::builder`] adds what
+//! properties cannot say: a custom [`Partitioner`], [`ProducerInterceptor`]s
+//! (Java's `interceptor.classes`), a shared cluster client.
 
 mod accumulator;
 pub mod config;
 pub mod error;
 mod fxhash;
 mod idempotence;
+pub mod interceptor;
 pub mod metrics;
 pub mod partitioner;
 mod producer;
@@ -34,9 +37,10 @@ pub mod transaction;
 pub use config::{Acks, ProducerConfig, ProducerConfigBuilder};
 pub use error::{Error, Result};
 pub use ferrokafka_protocol::compression::Compression;
+pub use interceptor::ProducerInterceptor;
 pub use metrics::ProducerMetrics;
 pub use partitioner::{DefaultPartitioner, Partitioner, murmur2, partition_for_key};
-pub use producer::Producer;
+pub use producer::{Producer, ProducerBuilder};
 pub use record::{
     Callback, DeliveryFuture, ProducerRecord, RecordHeader, RecordMetadata, TopicName,
 };

@@ -32,6 +32,7 @@ use crate::accumulator::{AccumulatorConfig, PartitionEntry, RecordAccumulator};
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::fxhash::FxBuildHasher;
+use crate::interceptor::{Interceptors, ProducerInterceptor};
 use crate::metrics::ProducerMetrics;
 use crate::partitioner::{Partitioner, TopicSticky, partition_for_key};
 use crate::record::{Completion, DeliveryFuture, ProducerRecord, RecordMetadata, Reply};
@@ -59,6 +60,8 @@ struct Inner {
     sender_done: Mutex<Option<oneshot::Receiver<()>>>,
     /// The transaction state, with `transactional.id` set.
     txn: Option<Arc<TransactionManager>>,
+    /// Told of every record sent and of its outcome.
+    interceptors: Interceptors,
 }
 
 impl Drop for Inner {
@@ -137,6 +140,66 @@ impl std::fmt::Debug for Producer {
     }
 }
 
+/// Builds a [`Producer`] with what configuration properties cannot carry
+/// (from [`Producer::builder`]).
+#[must_use]
+pub struct ProducerBuilder {
+    config: ProducerConfig,
+    partitioner: Option<Arc<dyn Partitioner>>,
+    interceptors: Vec<Arc<dyn ProducerInterceptor>>,
+    client: Option<Client>,
+}
+
+impl std::fmt::Debug for ProducerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerBuilder")
+            .field("config", &self.config)
+            .field("partitioner", &self.partitioner)
+            .field("interceptors", &self.interceptors.len())
+            .field("shared_client", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl ProducerBuilder {
+    /// Chooses the partition of records sent without one.
+    pub fn partitioner(mut self, partitioner: Arc<dyn Partitioner>) -> Self {
+        self.partitioner = Some(partitioner);
+        self
+    }
+
+    /// Adds an interceptor (Java's `interceptor.classes`); they run in the
+    /// order added.
+    pub fn interceptor(mut self, interceptor: Arc<dyn ProducerInterceptor>) -> Self {
+        self.interceptors.push(interceptor);
+        self
+    }
+
+    /// Runs on an existing cluster client instead of opening one (see
+    /// [`Producer::with_client`]); `close` leaves it open.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Validates the configuration, connects (unless given a client) and
+    /// starts the producer.
+    pub async fn connect(self) -> Result<Producer> {
+        self.config.validate()?;
+        let (client, owns_client) = match self.client {
+            Some(client) => (client, false),
+            None => (Client::connect(self.config.client.clone()).await?, true),
+        };
+        Producer::start(
+            client,
+            owns_client,
+            self.config,
+            self.partitioner,
+            Interceptors::new(self.interceptors),
+        )
+    }
+}
+
 /// Starts the sender on a thread of its own, in `runtime`'s context (see
 /// the module header), named after the client. The receiver fires when the
 /// sender is done; its thread is not joined (close and drop never block).
@@ -198,7 +261,7 @@ impl Producer {
     pub async fn connect(config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
         let client = Client::connect(config.client.clone()).await?;
-        Self::start(client, true, config, None)
+        Self::start(client, true, config, None, Interceptors::default())
     }
 
     /// Starts a producer on an existing cluster client (shared with other
@@ -207,7 +270,7 @@ impl Producer {
     /// backoff and metadata age from `config.client`.
     pub async fn with_client(client: Client, config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
-        Self::start(client, false, config, None)
+        Self::start(client, false, config, None, Interceptors::default())
     }
 
     /// Like [`Producer::connect`], with a custom partitioner for records
@@ -216,9 +279,21 @@ impl Producer {
         config: ProducerConfig,
         partitioner: Arc<dyn Partitioner>,
     ) -> Result<Producer> {
-        config.validate()?;
-        let client = Client::connect(config.client.clone()).await?;
-        Self::start(client, true, config, Some(partitioner))
+        Producer::builder(config)
+            .partitioner(partitioner)
+            .connect()
+            .await
+    }
+
+    /// A builder for what configuration properties cannot carry: a custom
+    /// partitioner, interceptors, a shared cluster client.
+    pub fn builder(config: ProducerConfig) -> ProducerBuilder {
+        ProducerBuilder {
+            config,
+            partitioner: None,
+            interceptors: Vec::new(),
+            client: None,
+        }
     }
 
     fn start(
@@ -226,11 +301,12 @@ impl Producer {
         owns_client: bool,
         config: ProducerConfig,
         partitioner: Option<Arc<dyn Partitioner>>,
+        interceptors: Interceptors,
     ) -> Result<Producer> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::config("the producer needs a tokio runtime"))?;
         let config = Arc::new(config);
-        let acc = Arc::new(RecordAccumulator::new(AccumulatorConfig {
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
             batch_size: config.batch_size,
             linger: config.linger,
             delivery_timeout: config.delivery_timeout,
@@ -238,7 +314,9 @@ impl Producer {
             buffer_memory: config.buffer_memory,
             max_request_size: config.max_request_size,
             transactional: config.transactional_id.is_some(),
-        }));
+        });
+        acc.interceptors = interceptors.clone();
+        let acc = Arc::new(acc);
         let txn = config
             .transactional_id
             .clone()
@@ -263,6 +341,7 @@ impl Producer {
                 topics: RwLock::new(HashMap::default()),
                 sender_done: Mutex::new(Some(sender_done)),
                 txn,
+                interceptors,
             }),
         })
     }
@@ -327,6 +406,35 @@ impl Producer {
     /// futures of their own, so this future stays small: callers move it
     /// into their own state for every record.
     async fn send_inner(
+        &self,
+        record: ProducerRecord,
+        reply: Reply,
+    ) -> Result<Option<DeliveryFuture>> {
+        if !self.inner.interceptors.is_empty() {
+            return Box::pin(self.send_intercepted(record, reply)).await;
+        }
+        self.send_plain(record, reply).await
+    }
+
+    /// `send` with interceptors: theirs is the record sent, and they hear
+    /// of a record `send` refuses.
+    async fn send_intercepted(
+        &self,
+        record: ProducerRecord,
+        reply: Reply,
+    ) -> Result<Option<DeliveryFuture>> {
+        let interceptors = &self.inner.interceptors;
+        let record = interceptors.on_send(record);
+        let (topic, partition) = (record.topic.clone(), record.partition.unwrap_or(-1));
+        let sent = self.send_plain(record, reply).await;
+        if let Err(error) = &sent {
+            interceptors.on_acknowledgement(&topic, partition, &Err(error.clone()));
+        }
+        sent
+    }
+
+    /// `send` itself.
+    async fn send_plain(
         &self,
         record: ProducerRecord,
         reply: Reply,

@@ -1195,3 +1195,133 @@ async fn dropping_the_producer_fails_pending_records_without_hanging() {
     assert!(matches!(err, Error::Closed(_)), "{err}");
     broker.shutdown().await;
 }
+
+/// One acknowledgement: topic, partition, and the offset or the error.
+type Acknowledgement = (String, i32, Result<i64, String>);
+
+/// Records what it saw and adds a header to every record.
+#[derive(Default)]
+struct TracingInterceptor {
+    acknowledged: std::sync::Mutex<Vec<Acknowledgement>>,
+}
+
+impl ferrokafka_producer::ProducerInterceptor for TracingInterceptor {
+    fn on_send(&self, record: ProducerRecord) -> ProducerRecord {
+        record.header("traced", Some(Bytes::from_static(b"yes")))
+    }
+
+    fn on_acknowledgement(
+        &self,
+        topic: &str,
+        partition: i32,
+        result: &ferrokafka_producer::Result<ferrokafka_producer::RecordMetadata>,
+    ) {
+        let result = match result {
+            Ok(metadata) => {
+                assert_eq!(
+                    (metadata.topic.as_str(), metadata.partition),
+                    (topic, partition)
+                );
+                Ok(metadata.offset)
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        self.acknowledged
+            .lock()
+            .unwrap()
+            .push((topic.to_string(), partition, result));
+    }
+}
+
+/// Panics in both hooks: the producer skips it.
+struct PanickingInterceptor;
+
+impl ferrokafka_producer::ProducerInterceptor for PanickingInterceptor {
+    fn on_send(&self, _record: ProducerRecord) -> ProducerRecord {
+        panic!("on_send fails");
+    }
+
+    fn on_acknowledgement(
+        &self,
+        _topic: &str,
+        _partition: i32,
+        _result: &ferrokafka_producer::Result<ferrokafka_producer::RecordMetadata>,
+    ) {
+        panic!("on_acknowledgement fails");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interceptors_change_records_and_hear_every_outcome() {
+    let broker = broker(1).await;
+    broker.create_topic("intercepted", 2).unwrap();
+    let tracing = Arc::new(TracingInterceptor::default());
+    let producer = Producer::builder(config(&broker).batch_size(1024).build().unwrap())
+        .interceptor(Arc::new(PanickingInterceptor))
+        .interceptor(tracing.clone())
+        .connect()
+        .await
+        .unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..30 {
+        let record = ProducerRecord::new("intercepted")
+            .partition(i % 2)
+            .value(format!("v{i}"));
+        deliveries.push(producer.send(record).await.unwrap());
+    }
+    // A record send refuses (over max.request.size) is acknowledged with
+    // its error, and no partition.
+    let too_large = producer
+        .send(ProducerRecord::new("intercepted").value(vec![0u8; 2 << 20]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(too_large, Error::RecordTooLarge { .. }),
+        "{too_large}"
+    );
+    let mut stored = Vec::new();
+    for delivery in deliveries {
+        let metadata = delivery.await.unwrap();
+        stored.push((metadata.partition, metadata.offset));
+    }
+    producer.flush().await;
+
+    let mut acknowledged = tracing.acknowledged.lock().unwrap().clone();
+    let refused: Vec<_> = acknowledged
+        .iter()
+        .filter(|(_, _, r)| r.is_err())
+        .cloned()
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].1, -1);
+    assert!(
+        refused[0]
+            .2
+            .as_ref()
+            .unwrap_err()
+            .contains("max.request.size")
+    );
+    acknowledged.retain(|(_, _, r)| r.is_ok());
+    let mut acked: Vec<(i32, i64)> = acknowledged
+        .into_iter()
+        .map(|(topic, partition, offset)| {
+            assert_eq!(topic, "intercepted");
+            (partition, offset.unwrap())
+        })
+        .collect();
+    acked.sort_unstable();
+    stored.sort_unstable();
+    // Every record once, with the offset its future reported.
+    assert_eq!(acked, stored);
+    let reader = reader(&broker).await;
+    for partition in 0..2 {
+        let records = read_all(&reader, "intercepted", partition).await;
+        assert_eq!(records.len(), 15);
+        for record in records {
+            let headers: Vec<_> = record.headers.iter().map(|h| h.key.clone()).collect();
+            assert_eq!(headers, [Bytes::from_static(b"traced")]);
+        }
+    }
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
