@@ -217,6 +217,12 @@ impl BrokerHandle {
             .map_err(|error| BrokerError::Config(error.message))
     }
 
+    /// Deletes a topic and its logs (as DeleteTopics does); `false` if
+    /// there was no such topic.
+    pub fn delete_topic(&self, name: &str) -> bool {
+        self.cluster.delete_topic(name).is_some()
+    }
+
     /// The log start offset and high watermark of `topic`-`partition`.
     pub fn offsets(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
         let topic = self.cluster.topic(topic)?;

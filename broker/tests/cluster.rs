@@ -437,3 +437,19 @@ async fn the_advertised_host_is_what_metadata_names() {
         broker.addresses()[0].port() as i32
     );
 }
+
+#[tokio::test]
+async fn a_topic_deleted_through_the_handle_is_gone_with_its_records() {
+    let broker = Broker::builder().start().await.unwrap();
+    broker.create_topic("short-lived", 1).unwrap();
+    let mut client = TestClient::connect(broker.addresses()[0]).await;
+    produce(&mut client, "short-lived", 0, batch(&["a", "b"])).await;
+    assert_eq!(broker.offsets("short-lived", 0), Some((0, 2)));
+    assert!(broker.delete_topic("short-lived"));
+    assert_eq!(broker.offsets("short-lived", 0), None);
+    assert!(!broker.delete_topic("short-lived"));
+    // The name is free again, and the new topic starts empty.
+    broker.create_topic("short-lived", 1).unwrap();
+    assert_eq!(broker.offsets("short-lived", 0), Some((0, 0)));
+    broker.shutdown().await;
+}

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -201,11 +201,6 @@ pub struct BrokerConnection {
     shared: Arc<Shared>,
     outgoing: mpsc::UnboundedSender<Outgoing>,
     next_correlation_id: AtomicI32,
-    /// What the next request frame reserves up front: about the size of
-    /// recent frames, so that a large request (a Produce of many batches)
-    /// is written into one allocation instead of one that doubles a dozen
-    /// times, copying as it goes.
-    frame_capacity: AtomicUsize,
     client_id: String,
     request_timeout: Duration,
     versions: BrokerApiVersions,
@@ -221,10 +216,6 @@ impl std::fmt::Debug for BrokerConnection {
             .finish()
     }
 }
-
-/// The least and the most a request frame reserves before it is written.
-const MIN_FRAME_CAPACITY: usize = 256;
-const MAX_FRAME_CAPACITY: usize = 4 << 20;
 
 /// The ApiVersions version this client asks with first (the newest it knows).
 const API_VERSIONS_MAX: i16 = ApiKey::ApiVersions.valid_versions().max;
@@ -266,7 +257,6 @@ impl BrokerConnection {
             shared,
             outgoing: tx,
             next_correlation_id: AtomicI32::new(0),
-            frame_capacity: AtomicUsize::new(MIN_FRAME_CAPACITY),
             client_id: options.client_id.to_string(),
             request_timeout: options.request_timeout,
             versions: BrokerApiVersions::default(),
@@ -451,8 +441,7 @@ impl BrokerConnection {
 
     fn encode<R: Request>(&self, version: i16, request: &R) -> Result<(i32, Bytes)> {
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
-        let capacity = self.frame_capacity.load(Ordering::Relaxed);
-        let mut buf = BytesMut::with_capacity(capacity);
+        let mut buf = BytesMut::new();
         frame::write_frame(&mut buf, |b| {
             header::encode_request(b, version, correlation_id, Some(&self.client_id), request)
         })
@@ -460,12 +449,6 @@ impl BrokerConnection {
             broker: self.shared.address.clone(),
             source,
         })?;
-        // Follows a larger frame at once and a smaller one slowly.
-        let next = buf
-            .len()
-            .max(capacity - capacity / 8)
-            .clamp(MIN_FRAME_CAPACITY, MAX_FRAME_CAPACITY);
-        self.frame_capacity.store(next, Ordering::Relaxed);
         Ok((correlation_id, buf.freeze()))
     }
 

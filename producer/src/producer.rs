@@ -379,11 +379,20 @@ impl Producer {
     /// batch, which may wait (up to `max.block.ms`, without blocking the
     /// thread) for the topic's metadata or for room in `buffer.memory`.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        match self.send_inner(record, Reply::Future).await? {
-            Some(future) => Ok(future),
-            // `append` always makes the future a `Reply::Future` asks for.
-            None => Err(Error::Closed(None)),
-        }
+        // `send_inner` by hand for the common case: the record is moved
+        // into one future rather than into a future inside a future.
+        let appended = if self.inner.interceptors.is_empty() {
+            match self.send_now(&record, Reply::Future)? {
+                Ok(appended) => appended,
+                Err((reply, size)) => {
+                    Box::pin(self.send_after_waiting(record, reply, size)).await?
+                }
+            }
+        } else {
+            Box::pin(self.send_intercepted(record, Reply::Future)).await?
+        };
+        // `append` always makes the future a `Reply::Future` asks for.
+        appended.ok_or(Error::Closed(None))
     }
 
     /// Like [`Producer::send`], reporting the delivery to `callback`
@@ -413,7 +422,10 @@ impl Producer {
         if !self.inner.interceptors.is_empty() {
             return Box::pin(self.send_intercepted(record, reply)).await;
         }
-        self.send_plain(record, reply).await
+        match self.send_now(&record, reply)? {
+            Ok(appended) => Ok(appended),
+            Err((reply, size)) => Box::pin(self.send_after_waiting(record, reply, size)).await,
+        }
     }
 
     /// `send` with interceptors: theirs is the record sent, and they hear
@@ -426,24 +438,30 @@ impl Producer {
         let interceptors = &self.inner.interceptors;
         let record = interceptors.on_send(record);
         let (topic, partition) = (record.topic.clone(), record.partition.unwrap_or(-1));
-        let sent = self.send_plain(record, reply).await;
+        let sent = match self.send_now(&record, reply) {
+            Ok(Ok(appended)) => Ok(appended),
+            Ok(Err((reply, size))) => self.send_after_waiting(record, reply, size).await,
+            Err(error) => Err(error),
+        };
         if let Err(error) = &sent {
             interceptors.on_acknowledgement(&topic, partition, &Err(error.clone()));
         }
         sent
     }
 
-    /// `send` itself.
-    async fn send_plain(
+    /// What `send` does without awaiting: admits the record and appends it
+    /// if nothing needs waiting for, or hands the reply back (with the
+    /// record's size bound) for [`Producer::send_after_waiting`].
+    #[allow(clippy::type_complexity)]
+    fn send_now(
         &self,
-        record: ProducerRecord,
+        record: &ProducerRecord,
         reply: Reply,
-    ) -> Result<Option<DeliveryFuture>> {
-        let size = self.admit(&record)?;
-        match self.try_append_now(&record, size, reply)? {
-            Ok(appended) => Ok(appended),
-            Err(reply) => Box::pin(self.send_after_waiting(record, reply, size)).await,
-        }
+    ) -> Result<std::result::Result<Option<DeliveryFuture>, (Reply, usize)>> {
+        let size = self.admit(record)?;
+        Ok(self
+            .try_append_now(record, size, reply)?
+            .map_err(|reply| (reply, size)))
     }
 
     /// The common case of `send`: the topic (and the explicit partition,
