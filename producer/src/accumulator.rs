@@ -17,6 +17,11 @@
 //! when the record's batch completes. Batches carry ids in creation order;
 //! retries are re-inserted by id, so a partition's queue always stays in
 //! sequence order, and `flush` waits for every id it saw.
+//!
+//! Appends wake the sender only when it would not look by itself: a batch
+//! that became ready while no request is in flight (otherwise the next
+//! response, or the sender's own look within `linger.ms`, finds it), or a
+//! new linger deadline while the sender sleeps with nothing pending.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -3,10 +3,12 @@
 //! ([`RecordMetadata`], through a [`DeliveryFuture`] or a callback).
 //!
 //! Delivery is reported per batch: the futures of one batch's records share
-//! one result slot (`BatchDelivery`), filled under one lock and woken once
-//! when the batch completes, instead of a channel allocated per record. The
-//! topic in each record's metadata is a shared [`TopicName`], so reporting
-//! a record copies no string.
+//! one slot (`BatchDelivery`) that the sender writes once with the batch's
+//! outcome (base offset, LogAppendTime, or the error), instead of a channel
+//! or a result per record; each future computes its own record's metadata
+//! from that, its index and its timestamp. The topic in each record's
+//! metadata is a shared [`TopicName`], so reporting a record copies no
+//! string.
 
 use std::future::Future;
 use std::ops::Range;
