@@ -206,6 +206,7 @@ impl ProducerBuilder {
 fn spawn_sender_thread(
     runtime: tokio::runtime::Handle,
     sender: Sender,
+    stopped: StoppedSender,
     client_id: &str,
 ) -> Result<oneshot::Receiver<()>> {
     let (done_tx, done_rx) = oneshot::channel();
@@ -219,12 +220,34 @@ fn spawn_sender_thread(
             // state unwinds.
             let run = std::panic::AssertUnwindSafe(|| runtime.block_on(sender.run()));
             if std::panic::catch_unwind(run).is_err() {
+                // Its runtime shut down under it, say: later sends must
+                // fail at once rather than wait for a sender that is gone.
                 tracing::error!("the producer's sender stopped on a panic");
+                stopped.fail_everything();
             }
             let _ = done_tx.send(());
         })
         .map_err(|e| Error::Fatal(format!("could not start the producer's sender thread: {e}")))?;
     Ok(done_rx)
+}
+
+/// What a sender that stopped unexpectedly leaves behind to clean up.
+struct StoppedSender {
+    acc: Arc<RecordAccumulator>,
+    shared: Arc<SharedState>,
+}
+
+impl StoppedSender {
+    /// Makes the producer refuse new records and fails the queued ones
+    /// (those in flight failed as the sender unwound).
+    fn fail_everything(&self) {
+        let error = Error::Fatal("the producer's sender stopped".into());
+        self.shared.set_fatal(error.clone());
+        self.acc.force_close();
+        for batch in self.acc.take_all_queued() {
+            self.acc.complete(batch, Err(error.clone()));
+        }
+    }
 }
 
 fn now_millis() -> i64 {
@@ -329,7 +352,11 @@ impl Producer {
             shared.clone(),
             txn.clone(),
         );
-        let sender_done = spawn_sender_thread(runtime, sender, &config.client.client_id)?;
+        let stopped = StoppedSender {
+            acc: acc.clone(),
+            shared: shared.clone(),
+        };
+        let sender_done = spawn_sender_thread(runtime, sender, stopped, &config.client.client_id)?;
         Ok(Producer {
             inner: Arc::new(Inner {
                 client,

@@ -67,7 +67,7 @@ impl SharedState {
         self.fatal.lock().ok().and_then(|f| f.clone())
     }
 
-    fn set_fatal(&self, error: Error) {
+    pub(crate) fn set_fatal(&self, error: Error) {
         if let Ok(mut fatal) = self.fatal.lock() {
             fatal.get_or_insert(error);
         }

@@ -1325,3 +1325,60 @@ async fn interceptors_change_records_and_hear_every_outcome() {
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
+
+/// A producer that outlives the runtime it was started on (its sender's
+/// timers and connections die with it) refuses records, or fails them,
+/// instead of leaving them to wait forever.
+#[test]
+fn a_producer_whose_runtime_is_gone_fails_records_instead_of_hanging() {
+    let broker_runtime = tokio::runtime::Runtime::new().unwrap();
+    let broker = broker_runtime.block_on(broker(1));
+    broker.create_topic("orphan", 1).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer = runtime.block_on(async {
+        let producer = Producer::connect(config(&broker).build().unwrap())
+            .await
+            .unwrap();
+        let delivered = producer
+            .send(ProducerRecord::new("orphan").value("first"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(delivered.offset, 0);
+        producer
+    });
+    drop(runtime);
+    let later = tokio::runtime::Runtime::new().unwrap();
+    let failure = later.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match producer
+                    .send(ProducerRecord::new("orphan").value("later"))
+                    .await
+                {
+                    Err(error) => return error,
+                    // Accepted before the sender was found gone: it fails.
+                    Ok(delivery) => {
+                        if let Err(error) = delivery.await {
+                            return error;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the record failed rather than waited forever")
+    });
+    assert!(
+        matches!(failure, Error::Fatal(_) | Error::Closed(_)),
+        "{failure}"
+    );
+    drop(producer);
+    broker_runtime.block_on(broker.shutdown());
+}
