@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrokafka_client::backoff::{ExponentialBackoff, XorShift};
+use ferrokafka_client::connection::BrokerConnection;
 use ferrokafka_client::metadata::{BrokerInfo, LeaderHint};
 use ferrokafka_client::{Client, RetryAction, Target, classify, classify_code};
 use ferrokafka_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
@@ -79,6 +80,9 @@ impl SharedState {
 struct SinkRequest {
     id: u64,
     request: ProduceRequest,
+    /// How many of this sink's requests the sender had seen fail without
+    /// an answer when it made this one (see `run_sink`).
+    failures_seen: u64,
 }
 
 /// What came back for one request: the response (`None` with acks=0), or
@@ -92,6 +96,9 @@ struct RequestOutcome {
 struct Sink {
     requests: mpsc::UnboundedSender<SinkRequest>,
     task: JoinHandle<()>,
+    /// Its requests that failed without an answer, as far as the sender
+    /// has handled their outcomes.
+    failures_seen: u64,
 }
 
 impl Drop for Sink {
@@ -539,7 +546,11 @@ impl Sender {
                 receiver,
                 self.outcomes_tx.clone(),
             ));
-            Sink { requests, task }
+            Sink {
+                requests,
+                task,
+                failures_seen: 0,
+            }
         })
     }
 
@@ -599,7 +610,13 @@ impl Sender {
         *self.node_in_flight.entry(node).or_insert(0) += 1;
         self.acc.set_requests_in_flight(self.in_flight.len());
         self.shared.counters.request_sent(self.in_flight.len());
-        let sent = self.sink(node).requests.send(SinkRequest { id, request });
+        let sink = self.sink(node);
+        let failures_seen = sink.failures_seen;
+        let sent = sink.requests.send(SinkRequest {
+            id,
+            request,
+            failures_seen,
+        });
         if sent.is_err() {
             // The sink is gone (it never stops on its own while the sender
             // lives); answer for it so the batches are retried.
@@ -637,6 +654,9 @@ impl Sender {
         }
         match outcome.result {
             Err(error) => {
+                if let Some(sink) = self.sinks.get_mut(&node) {
+                    sink.failures_seen = sink.failures_seen.saturating_add(1);
+                }
                 for batch in batches {
                     self.handle_failure(batch, SendFailure::Client(error.clone()));
                 }
@@ -988,19 +1008,61 @@ async fn run_sink(
     mut requests: mpsc::UnboundedReceiver<SinkRequest>,
     outcomes: mpsc::UnboundedSender<RequestOutcome>,
 ) {
+    // A partition's batches must reach the broker in sequence order, on
+    // one connection: a later batch that went out on a new connection
+    // while an earlier one died with the old could be stored first (a
+    // broker with no state for the producer takes any sequence), and the
+    // earlier one would then be lost or refused. So requests stay on the
+    // connection of those still pending, and fail unsent when it is gone,
+    // or when the sender made them before it heard of a failure; they are
+    // retried in order.
     let mut pending: JoinSet<RequestOutcome> = JoinSet::new();
+    let mut current: Option<Arc<BrokerConnection>> = None;
+    let mut failures_sent: u64 = 0;
+    let forward = |outcome: RequestOutcome, failures_sent: &mut u64| {
+        if outcome.result.is_err() {
+            *failures_sent = failures_sent.saturating_add(1);
+        }
+        let _ = outcomes.send(outcome);
+    };
     loop {
         tokio::select! {
             next = requests.recv() => {
-                let Some(SinkRequest { id, request }) = next else { break };
-                match submit(&client, node, acks, request).await {
+                let Some(SinkRequest { id, request, failures_seen }) = next else { break };
+                let unsent = |message: &str| RequestOutcome {
+                    id,
+                    result: Err(ferrokafka_client::Error::Network {
+                        broker: node.to_string(),
+                        message: message.into(),
+                    }),
+                };
+                if failures_seen < failures_sent {
+                    forward(unsent("an earlier request to the broker failed"), &mut failures_sent);
+                    continue;
+                }
+                let connection = match (&current, pending.is_empty()) {
+                    (Some(connection), false) if connection.is_closed() => {
+                        forward(unsent("connection closed"), &mut failures_sent);
+                        continue;
+                    }
+                    (Some(connection), false) => connection.clone(),
+                    _ => match client.node_connection(node).await {
+                        Ok(connection) => connection,
+                        Err(error) => {
+                            forward(RequestOutcome { id, result: Err(error) }, &mut failures_sent);
+                            continue;
+                        }
+                    },
+                };
+                current = Some(connection.clone());
+                match submit(connection, acks, request) {
                     Ok(response) => {
                         pending.spawn(async move {
                             RequestOutcome { id, result: response.await }
                         });
                     }
                     Err(error) => {
-                        let _ = outcomes.send(RequestOutcome { id, result: Err(error) });
+                        forward(RequestOutcome { id, result: Err(error) }, &mut failures_sent);
                     }
                 }
             }
@@ -1008,7 +1070,7 @@ async fn run_sink(
                 // Request tasks neither panic nor get aborted while the sink
                 // lives; a lost outcome would leave its batches in flight.
                 if let Ok(outcome) = done {
-                    let _ = outcomes.send(outcome);
+                    forward(outcome, &mut failures_sent);
                 }
             }
         }
@@ -1018,15 +1080,13 @@ async fn run_sink(
 type ResponseFuture =
     BoxFuture<std::result::Result<Option<ProduceResponse>, ferrokafka_client::Error>>;
 
-/// Queues one Produce request on the broker's connection and returns the
-/// future of its response.
-async fn submit(
-    client: &Client,
-    node: i32,
+/// Queues one Produce request on `connection` and returns the future of
+/// its response.
+fn submit(
+    connection: Arc<BrokerConnection>,
     acks: Acks,
     request: ProduceRequest,
 ) -> std::result::Result<ResponseFuture, ferrokafka_client::Error> {
-    let connection = client.node_connection(node).await?;
     let version = connection.version_for::<ProduceRequest>()?;
     // Record batches (magic 2) need Produce v3 or later.
     if version < 3 {
