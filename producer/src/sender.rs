@@ -1154,3 +1154,92 @@ async fn init_producer_id(
         epoch: response.producer_epoch,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrokafka_broker::{Broker, FaultAction, FaultRule};
+    use ferrokafka_client::ClientConfig;
+    use ferrokafka_protocol::compression::Compression;
+    use ferrokafka_protocol::records::RecordBatchBuilder;
+
+    fn produce(value: &str) -> ProduceRequest {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let mut builder = RecordBatchBuilder::new(Compression::None);
+        // A current timestamp: retention would remove a record from 1970.
+        let timestamp = i64::try_from(now.as_millis()).unwrap();
+        builder
+            .append(timestamp, None, Some(value.as_bytes()), &[])
+            .unwrap();
+        ProduceRequest {
+            acks: 1,
+            timeout_ms: 30_000,
+            topic_data: vec![TopicProduceData {
+                name: "ordered".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(builder.build().unwrap()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// The sink's ordering rule: a request the sender made before it heard
+    /// of an earlier failure is not sent (it would go out on a new
+    /// connection ahead of the retry of the one that failed); one made
+    /// after is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_made_before_a_failure_was_heard_of_fails_unsent() {
+        let broker = Broker::builder().start().await.unwrap();
+        broker.create_topic("ordered", 1).unwrap();
+        let config = ClientConfig::builder()
+            .bootstrap_servers([broker.bootstrap_address()])
+            .build()
+            .unwrap();
+        let client = Client::connect(config).await.unwrap();
+        let (requests, receiver) = mpsc::unbounded_channel();
+        let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
+        let sink = tokio::spawn(run_sink(client, 0, Acks::Leader, receiver, outcomes_tx));
+        let send = |id: u64, value: &str, failures_seen: u64| {
+            requests
+                .send(SinkRequest {
+                    id,
+                    request: produce(value),
+                    failures_seen,
+                })
+                .unwrap();
+        };
+
+        broker.inject_fault(FaultRule::new(
+            ApiKey::Produce,
+            FaultAction::DropBeforeApply,
+        ));
+        send(1, "dropped", 0);
+        let first = outcomes.recv().await.unwrap();
+        assert_eq!(first.id, 1);
+        assert!(first.result.is_err());
+        // Made while the sender had not yet seen that failure.
+        send(2, "early", 0);
+        let second = outcomes.recv().await.unwrap();
+        assert_eq!(second.id, 2);
+        assert!(second.result.is_err());
+        // Made after it saw both: sent on a new connection and stored.
+        send(3, "after", 2);
+        let third = outcomes.recv().await.unwrap();
+        assert_eq!(third.id, 3);
+        let response = third.result.unwrap().unwrap();
+        assert_eq!(
+            response.responses[0].partition_responses[0].error_code,
+            ErrorCode::None
+        );
+        assert_eq!(broker.offsets("ordered", 0), Some((0, 1)));
+        drop(requests);
+        sink.await.unwrap();
+        broker.shutdown().await;
+    }
+}
