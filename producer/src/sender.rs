@@ -1,13 +1,16 @@
-//! The [`Sender`]: the producer's one background task (the Java client's
-//! `Sender` thread), and the per-broker sinks it feeds (franz-go's sinks).
+//! The [`Sender`]: the producer's one background loop, on a thread of its
+//! own (the Java client's `Sender` thread), and the per-broker sink tasks it
+//! feeds (franz-go's sinks).
 //!
 //! Each turn of its loop it drains ready batches from the
 //! [`RecordAccumulator`], packs each broker's into one Produce request and
 //! hands it to that broker's sink, as long as the broker has fewer than
 //! `max.in.flight.requests.per.connection` requests in flight. A sink queues
 //! its requests on the broker connection in the order it got them (the
-//! broker checks idempotent sequences in arrival order) and reports each
-//! response back. The sender alone then decides every batch's fate:
+//! broker checks idempotent sequences in arrival order), keeps them on one
+//! connection while any is pending (see `run_sink`), and reports each
+//! response back. A NOT_LEADER_OR_FOLLOWER answer that names the new leader
+//! (KIP-951) moves its partition there at once. The sender alone then decides every batch's fate:
 //! delivered, retried (back in its partition's queue in sequence order,
 //! after a backoff, with a metadata refresh when the leader may have moved),
 //! split (MESSAGE_TOO_LARGE), or failed with a typed error.
