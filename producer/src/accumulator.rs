@@ -827,8 +827,9 @@ impl RecordAccumulator {
             ..
         } = batch;
         self.release(reserved_bytes);
+        // One shared name for every record's metadata (a reference count).
+        let topic = TopicName::from(entry.topic.clone());
         if !self.interceptors.is_empty() {
-            let topic = TopicName::from(entry.topic.clone());
             for (position, timestamp) in timestamps.into_iter().enumerate() {
                 let outcome = record_result(&topic, entry.partition, &result, position, timestamp);
                 self.interceptors
@@ -841,7 +842,6 @@ impl RecordAccumulator {
             delivery.complete(result.clone());
         }
         if !callbacks.is_empty() {
-            let topic = TopicName::from(entry.topic.clone());
             for thunk in callbacks {
                 thunk.completion.complete(record_result(
                     &topic,

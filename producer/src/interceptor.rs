@@ -44,6 +44,7 @@ impl std::fmt::Debug for Interceptors {
 }
 
 impl Interceptors {
+    /// The interceptors of a producer, in the order they run.
     pub(crate) fn new(list: Vec<Arc<dyn ProducerInterceptor>>) -> Self {
         Interceptors(list.into())
     }

@@ -90,9 +90,8 @@ struct TopicCache {
     /// Partition queues by partition number; `None` where the metadata
     /// lists no such partition.
     entries: Vec<Option<Arc<PartitionEntry>>>,
-    /// The built-in partitioner's state for unkeyed records. Held while
-    /// such a record is appended, so the choice and the bytes it counts
-    /// stay together.
+    /// The built-in partitioner's state for unkeyed records (read without
+    /// a lock; locked only to switch partitions).
     sticky: TopicSticky,
 }
 
@@ -282,9 +281,7 @@ fn estimate_size(record: &ProducerRecord) -> usize {
 impl Producer {
     /// Connects to the cluster and starts the producer.
     pub async fn connect(config: ProducerConfig) -> Result<Producer> {
-        config.validate()?;
-        let client = Client::connect(config.client.clone()).await?;
-        Self::start(client, true, config, None, Interceptors::default())
+        Producer::builder(config).connect().await
     }
 
     /// Starts a producer on an existing cluster client (shared with other
@@ -292,8 +289,7 @@ impl Producer {
     /// own settings; the producer still takes its request timeout, retry
     /// backoff and metadata age from `config.client`.
     pub async fn with_client(client: Client, config: ProducerConfig) -> Result<Producer> {
-        config.validate()?;
-        Self::start(client, false, config, None, Interceptors::default())
+        Producer::builder(config).client(client).connect().await
     }
 
     /// Like [`Producer::connect`], with a custom partitioner for records
