@@ -21,6 +21,7 @@
 //! (Java's `interceptor.classes`), a shared cluster client.
 
 mod accumulator;
+mod clock;
 pub mod config;
 pub mod error;
 mod fxhash;

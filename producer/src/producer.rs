@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ferrokafka_client::metadata::TopicInfo;
 use ferrokafka_client::{Client, ClusterMetadata, RetryAction, classify};
@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::accumulator::{AccumulatorConfig, PartitionEntry, RecordAccumulator};
+use crate::clock::RecordClock;
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::fxhash::FxBuildHasher;
@@ -62,6 +63,8 @@ struct Inner {
     txn: Option<Arc<TransactionManager>>,
     /// Told of every record sent and of its outcome.
     interceptors: Interceptors,
+    /// Stamps records sent without a timestamp.
+    clock: RecordClock,
 }
 
 impl Drop for Inner {
@@ -249,19 +252,6 @@ impl StoppedSender {
     }
 }
 
-fn now_millis() -> i64 {
-    // Seconds and milliseconds apart: no 128-bit arithmetic per record.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| {
-            i64::try_from(d.as_secs())
-                .unwrap_or(i64::MAX / 1000)
-                .saturating_mul(1000)
-                .saturating_add(i64::from(d.subsec_millis()))
-        })
-        .unwrap_or(0)
-}
-
 /// An upper bound of the bytes a record takes in a batch of its own (Java's
 /// `estimateSizeInBytesUpperBound`), used for `max.request.size` and
 /// `buffer.memory`.
@@ -365,6 +355,7 @@ impl Producer {
                 sender_done: Mutex::new(Some(sender_done)),
                 txn,
                 interceptors,
+                clock: RecordClock::new(),
             }),
         })
     }
@@ -672,7 +663,7 @@ impl Producer {
         let inner = &*self.inner;
         let acc = &*inner.acc;
         // One clock read per record, and only when it has no timestamp.
-        let timestamp = record.timestamp.unwrap_or_else(now_millis);
+        let timestamp = record.timestamp.unwrap_or_else(|| inner.clock.now_millis());
         let key = record.key.as_deref();
         let value = record.value.as_deref();
         let to = |partition: i32, reply: Reply| match cache.entry(partition) {

@@ -112,6 +112,14 @@ async fn read_all(client: &Client, topic: &str, partition: i32) -> Vec<Record> {
     }
 }
 
+/// The system clock in milliseconds since the epoch.
+fn wall_millis() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_millis()).unwrap()
+}
+
 fn value_of(record: &Record) -> String {
     String::from_utf8(record.value.clone().unwrap().to_vec()).unwrap()
 }
@@ -129,13 +137,25 @@ async fn records_round_trip_with_keys_headers_and_offsets() {
             .key(format!("key-{}", i % 7))
             .value(format!("value-{i}"))
             .header("trace", Some(Bytes::from(format!("t{i}"))));
-        deliveries.push((i, producer.send(record).await.unwrap()));
+        // Records without a timestamp are stamped with the wall clock (read
+        // off the CPU counter: allow a millisecond either way for its drift
+        // across a millisecond boundary).
+        let before = wall_millis();
+        let delivery = producer.send(record).await.unwrap();
+        deliveries.push((i, delivery, before, wall_millis()));
     }
     let mut by_partition: HashMap<i32, Vec<(i64, usize)>> = HashMap::new();
-    for (i, delivery) in deliveries {
+    let mut stamped = HashMap::new();
+    for (i, delivery, before, after) in deliveries {
         let metadata = delivery.await.unwrap();
         assert_eq!(metadata.topic, "round-trip");
         assert!(metadata.offset >= 0);
+        assert!(
+            (before - 1..=after + 1).contains(&metadata.timestamp),
+            "record {i}: {before} <= {} <= {after}",
+            metadata.timestamp
+        );
+        stamped.insert(i, metadata.timestamp);
         by_partition
             .entry(metadata.partition)
             .or_default()
@@ -150,6 +170,7 @@ async fn records_round_trip_with_keys_headers_and_offsets() {
         for (record, (offset, i)) in records.iter().zip(expected) {
             assert_eq!(record.offset, offset);
             assert_eq!(value_of(record), format!("value-{i}"));
+            assert_eq!(record.timestamp, stamped[&i]);
             assert_eq!(
                 record.key.as_deref(),
                 Some(format!("key-{}", i % 7).as_bytes())
