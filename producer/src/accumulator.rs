@@ -12,9 +12,12 @@
 //! consumed by records that are never sent), and seals the batch
 //! (compression, CRC) after the partition's lock is released.
 //!
-//! `buffer.memory` is a byte semaphore: `send` reserves a record's size
-//! before appending (waiting up to `max.block.ms`), and the bytes come back
-//! when the record's batch completes. Batches carry ids in creation order;
+//! `buffer.memory` is a byte semaphore. A batch takes what it may hold
+//! (`batch.size`) when it opens, as the Java client's buffer pool hands out
+//! a batch's buffer, so the records that fit in it take nothing more; when
+//! that much is not free, each record takes its own size bound, and a
+//! `send` that finds not even that waits for it (up to `max.block.ms`).
+//! The bytes come back when the batch completes. Batches carry ids in creation order;
 //! retries are re-inserted by id, so a partition's queue always stays in
 //! sequence order, and `flush` waits for every id it saw.
 //!
@@ -282,6 +285,26 @@ struct Incomplete {
     next_id: u64,
     /// Batch id → live batches with that id (several after a split).
     live: BTreeMap<u64, usize>,
+}
+
+/// A record's `buffer.memory` as [`RecordAccumulator::append`] gets it:
+/// each holds the upper bound of the bytes the record takes in a batch of
+/// its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Memory {
+    /// Reserved by the caller (after waiting for it).
+    Reserved(usize),
+    /// To be taken now if the batch's memory does not cover the record.
+    Take(usize),
+}
+
+impl Memory {
+    /// The record's size bound.
+    pub(crate) fn bytes(self) -> usize {
+        match self {
+            Memory::Reserved(bytes) | Memory::Take(bytes) => bytes,
+        }
+    }
 }
 
 /// What [`RecordAccumulator::append`] did with a record.
@@ -557,13 +580,26 @@ impl RecordAccumulator {
         }
     }
 
+    /// Takes `buffer.memory` for a batch that is `short` bytes short of
+    /// covering a record, if there is room now: `ideal` bytes when it can
+    /// (enough for the batch to fill up, so that its later records take
+    /// none), else just `short`. `None` when not even that is free.
+    fn take_memory(&self, short: usize, ideal: usize) -> Result<Option<usize>> {
+        if ideal > short && self.config.buffer_memory >= ideal && self.try_reserve(ideal)? {
+            return Ok(Some(ideal));
+        }
+        Ok(self.try_reserve(short)?.then_some(short))
+    }
+
     /// Appends a record to its partition's open batch (opening a new one
-    /// when there is none or it is full). `reserved` bytes of memory were
-    /// reserved for it and now belong to the batch; they are at least the
-    /// bytes the record takes in a batch (the producer reserves an upper
-    /// bound). Returns the record's
+    /// when there is none or it is full). `memory` says whether the
+    /// record's `buffer.memory` was reserved already (it then belongs to
+    /// the batch, or to the caller again if this fails) or is to be taken
+    /// now: a batch takes memory for all it may still hold when it opens,
+    /// and the records that fit in that take none. Returns the record's
     /// [`DeliveryFuture`] when `reply` asks for one, the bytes the record
-    /// took in the batch and whether that filled the batch.
+    /// took in the batch and whether that filled the batch; or the reply
+    /// back if memory was to be taken and there is none free now.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &self,
@@ -573,8 +609,8 @@ impl RecordAccumulator {
         value: Option<&[u8]>,
         headers: &[RecordHeader],
         reply: Reply,
-        reserved: usize,
-    ) -> Result<Appended> {
+        memory: Memory,
+    ) -> Result<std::result::Result<Appended, Reply>> {
         let mut queue = entry
             .queue
             .lock()
@@ -584,14 +620,32 @@ impl RecordAccumulator {
         if self.is_closing() {
             return Err(Error::Closed(None));
         }
+        let bound = memory.bytes();
         if let Some(batch) = queue.batches.back_mut() {
             if let (Payload::Open(builder), false) = (&mut batch.payload, batch.full) {
                 let before = builder.size_in_bytes();
-                // `reserved` bounds the record's bytes from above, which
+                // `bound` bounds the record's bytes from above, which
                 // nearly always answers without sizing the record twice.
-                if before.saturating_add(reserved) <= self.batch_limit
+                if before.saturating_add(bound) <= self.batch_limit
                     || builder.has_room_for(self.batch_limit, timestamp, key, value, headers)
                 {
+                    let short = before
+                        .saturating_add(bound)
+                        .saturating_sub(batch.reserved_bytes);
+                    let taken = match memory {
+                        Memory::Reserved(bytes) => bytes,
+                        Memory::Take(_) if short == 0 => 0,
+                        Memory::Take(_) => {
+                            let ideal = self.batch_limit.saturating_sub(batch.reserved_bytes);
+                            match self.take_memory(short, ideal)? {
+                                Some(taken) => taken,
+                                None => return Ok(Err(reply)),
+                            }
+                        }
+                    };
+                    // What was taken belongs to the batch from here on,
+                    // whatever the append does.
+                    batch.reserved_bytes = batch.reserved_bytes.saturating_add(taken);
                     builder.append(timestamp, key, value, headers)?;
                     let after = builder.size_in_bytes();
                     let bytes = after.saturating_sub(before);
@@ -604,7 +658,6 @@ impl RecordAccumulator {
                     if !self.interceptors.is_empty() {
                         batch.timestamps.push(timestamp);
                     }
-                    batch.reserved_bytes = batch.reserved_bytes.saturating_add(reserved);
                     batch.full = full;
                     // Waiting for linger no more: the sender must look
                     // unless an earlier full batch already made it.
@@ -614,20 +667,34 @@ impl RecordAccumulator {
                     if wake {
                         self.wakeup.notify_one();
                     }
-                    return Ok(Appended {
+                    return Ok(Ok(Appended {
                         future,
                         bytes,
                         batch_full: full,
-                    });
+                    }));
                 }
             }
         }
+        let reserved = match memory {
+            Memory::Reserved(bytes) => bytes,
+            Memory::Take(bytes) => match self.take_memory(bytes, self.batch_limit.max(bytes))? {
+                Some(taken) => taken,
+                None => return Ok(Err(reply)),
+            },
+        };
         let mut builder = RecordBatchBuilder::with_capacity(
             self.config.compression,
             self.batch_limit.max(RECORD_BATCH_OVERHEAD),
         );
         builder.set_transactional(self.config.transactional);
-        builder.append(timestamp, key, value, headers)?;
+        if let Err(error) = builder.append(timestamp, key, value, headers) {
+            // Reserved memory goes back to the caller; taken memory back
+            // to the pool.
+            if let Memory::Take(_) = memory {
+                self.release(reserved);
+            }
+            return Err(error.into());
+        }
         let bytes = builder
             .size_in_bytes()
             .saturating_sub(RECORD_BATCH_OVERHEAD);
@@ -684,11 +751,11 @@ impl RecordAccumulator {
         if wake {
             self.wakeup.notify_one();
         }
-        Ok(Appended {
+        Ok(Ok(Appended {
             future,
             bytes,
             batch_full: full,
-        })
+        }))
     }
 
     /// Takes ready batches: per partition at most its first, for brokers
@@ -1161,11 +1228,20 @@ mod tests {
         let entry = acc.entry("t", partition);
         // What the producer reserves: an upper bound of the record's bytes.
         let size = RECORD_BATCH_OVERHEAD + 21 + value.len();
-        acc.memory.try_acquire_many(size as u32).unwrap().forget();
-        acc.append(&entry, 1000, None, Some(value), &[], Reply::Future, size)
-            .unwrap()
-            .future
-            .unwrap()
+        acc.append(
+            &entry,
+            1000,
+            None,
+            Some(value),
+            &[],
+            Reply::Future,
+            Memory::Take(size),
+        )
+        .unwrap()
+        .ok()
+        .unwrap()
+        .future
+        .unwrap()
     }
 
     #[tokio::test(start_paused = true)]
@@ -1213,8 +1289,10 @@ mod tests {
                     Some(&[0u8; 100]),
                     &[],
                     Reply::Future,
-                    200,
+                    Memory::Reserved(200),
                 )
+                .unwrap()
+                .ok()
                 .unwrap(),
             );
         }
@@ -1343,6 +1421,96 @@ mod tests {
         assert!(rx.await.is_err());
         assert!(acc.is_empty());
         assert_eq!(acc.available_memory(), 1 << 20);
+    }
+
+    /// Appends a 100-byte value taking its memory now; `None` when there
+    /// was none free.
+    fn take(acc: &RecordAccumulator, entry: &Arc<PartitionEntry>) -> Option<Appended> {
+        let size = RECORD_BATCH_OVERHEAD + 21 + 100;
+        acc.append(
+            entry,
+            1000,
+            None,
+            Some(&[0u8; 100]),
+            &[],
+            Reply::Future,
+            Memory::Take(size),
+        )
+        .unwrap()
+        .ok()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_takes_memory_for_all_it_may_hold_when_there_is_room() {
+        let acc = RecordAccumulator::new(config());
+        let m = metadata(1);
+        let entry = acc.entry("t", 0);
+        // The first record opens a batch, which takes batch.size (1000).
+        let first = take(&acc, &entry).unwrap();
+        assert_eq!(acc.available_memory(), (1 << 20) - 1000);
+        // Those that fit in it take nothing more, up to the one that fills it.
+        let mut appended = 1;
+        while !take(&acc, &entry).unwrap().batch_full {
+            appended += 1;
+            assert_eq!(acc.available_memory(), (1 << 20) - 1000);
+        }
+        assert!(appended >= 7, "{appended}");
+        assert!(acc.available_memory() >= (1 << 20) - 1100);
+        let d = acc.drain(&m, options(Instant::now()), |_| true);
+        for batch in d.requests.into_values().flatten() {
+            acc.complete(batch, Ok((0, -1)));
+        }
+        assert_eq!(acc.available_memory(), 1 << 20);
+        first.future.unwrap().await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_of_a_batch_records_take_their_own_memory_and_none_is_refused() {
+        let mut c = config();
+        // Room for two records' size bounds (182 bytes each), not a batch.
+        c.buffer_memory = 400;
+        let acc = RecordAccumulator::new(c);
+        let entry = acc.entry("t", 0);
+        assert!(take(&acc, &entry).is_some());
+        assert_eq!(acc.available_memory(), 400 - 182);
+        // The batch holds 61 + 109 bytes of its 182: the next record takes
+        // what covers its bound on top of those (170).
+        assert!(take(&acc, &entry).is_some());
+        assert_eq!(acc.available_memory(), 400 - 182 - 170);
+        // No room: the record is refused whole (its reply comes back), and
+        // nothing is appended or taken.
+        assert!(take(&acc, &entry).is_none());
+        assert_eq!(acc.available_memory(), 48);
+        {
+            let queue = entry.queue.lock().unwrap();
+            assert_eq!(queue.batches.len(), 1);
+            assert_eq!(queue.batches[0].record_count, 2);
+        }
+        for batch in acc.take_all_queued() {
+            acc.complete(batch, Err(Error::Closed(None)));
+        }
+        assert_eq!(acc.available_memory(), 400);
+        // Memory reserved by a waiting caller is the batch's from then on.
+        acc.reserve(182, || Duration::from_millis(10))
+            .await
+            .unwrap();
+        let reserved = acc
+            .append(
+                &entry,
+                1000,
+                None,
+                Some(&[0u8; 100]),
+                &[],
+                Reply::Future,
+                Memory::Reserved(182),
+            )
+            .unwrap();
+        assert!(reserved.is_ok());
+        assert_eq!(acc.available_memory(), 400 - 182);
+        for batch in acc.take_all_queued() {
+            acc.complete(batch, Err(Error::Closed(None)));
+        }
+        assert_eq!(acc.available_memory(), 400);
     }
 
     #[tokio::test(start_paused = true)]

@@ -28,7 +28,7 @@ use ferrokafka_protocol::records::RECORD_BATCH_OVERHEAD;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::accumulator::{AccumulatorConfig, PartitionEntry, RecordAccumulator};
+use crate::accumulator::{AccumulatorConfig, Memory, PartitionEntry, RecordAccumulator};
 use crate::clock::RecordClock;
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
@@ -370,7 +370,8 @@ impl Producer {
         &self.inner.client
     }
 
-    /// Bytes of `buffer.memory` not held by pending records right now.
+    /// Bytes of `buffer.memory` not held right now by batches (an open
+    /// batch holds `batch.size` when that much was free as it opened).
     pub fn buffer_available_bytes(&self) -> usize {
         self.inner.acc.available_memory()
     }
@@ -518,10 +519,19 @@ impl Producer {
         if record.partition.is_some_and(|p| cache.entry(p).is_none()) {
             return Ok(Err(reply));
         }
-        if !self.inner.acc.try_reserve(size)? {
-            return Ok(Err(reply));
-        }
-        self.append(cache, record, size, reply).map(Ok)
+        // A custom partitioner is asked once per record: its memory is
+        // reserved before it chooses, not taken by the batch it chose
+        // (which might have none and send the record down the waiting
+        // path, to be partitioned again).
+        let memory = if self.inner.partitioner.is_some() && record.partition.is_none() {
+            if !self.inner.acc.try_reserve(size)? {
+                return Ok(Err(reply));
+            }
+            Memory::Reserved(size)
+        } else {
+            Memory::Take(size)
+        };
+        self.append(cache, record, memory, reply)
     }
 
     /// The rest of `send` for a record whose topic (or partition) the
@@ -563,7 +573,14 @@ impl Producer {
             inner.acc.release(size);
             return Err(Error::Closed(None));
         };
-        self.append(&cache, &record, size, reply)
+        match self.append(&cache, &record, Memory::Reserved(size), reply)? {
+            Ok(appended) => Ok(appended),
+            // Only memory still to be taken gives the reply back; this
+            // record's is reserved.
+            Err(_) => Err(Error::Closed(Some(
+                "no buffer.memory for a reserved record".into(),
+            ))),
+        }
     }
 
     /// The topic's cache for `metadata`, built (or rebuilt after a
@@ -651,45 +668,51 @@ impl Producer {
 
     /// Picks the record's partition (its explicit one, the custom
     /// partitioner's choice, murmur2 of its key, or the sticky one) and
-    /// appends it there. Its `size` bytes of memory are reserved; they are
-    /// given back if this fails.
+    /// appends it there, with its `memory` (see
+    /// [`RecordAccumulator::append`]): memory reserved is given back if
+    /// this fails; the reply comes back if memory was to be taken and
+    /// none is free.
     fn append(
         &self,
         cache: &TopicCache,
         record: &ProducerRecord,
-        size: usize,
+        memory: Memory,
         reply: Reply,
-    ) -> Result<Option<DeliveryFuture>> {
+    ) -> Result<std::result::Result<Option<DeliveryFuture>, Reply>> {
         let inner = &*self.inner;
         let acc = &*inner.acc;
         // One clock read per record, and only when it has no timestamp.
         let timestamp = record.timestamp.unwrap_or_else(|| inner.clock.now_millis());
         let key = record.key.as_deref();
         let value = record.value.as_deref();
+        let invalid = |partition: i32| Error::InvalidPartition {
+            topic: record.topic.to_string(),
+            partition,
+            count: cache.info.partitions.len(),
+        };
         let to = |partition: i32, reply: Reply| match cache.entry(partition) {
             Some(entry) => acc
-                .append(entry, timestamp, key, value, &record.headers, reply, size)
-                .map(|a| {
-                    self.note_partition(entry);
-                    a.future
+                .append(entry, timestamp, key, value, &record.headers, reply, memory)
+                .map(|appended| {
+                    appended.map(|a| {
+                        self.note_partition(entry);
+                        a.future
+                    })
                 }),
-            None => Err(Error::InvalidPartition {
-                topic: record.topic.to_string(),
-                partition,
-                count: cache.info.partitions.len(),
-            }),
+            None => Err(invalid(partition)),
         };
         let appended = match (record.partition, &inner.partitioner, key) {
             (Some(partition), _, _) => to(partition, reply),
-            // The record's own bytes, without the batch header `size`
-            // counts for a batch of one: the sticky partitioner adds these
-            // up to `batch.size`, so they should be what the batch holds.
+            // The record's own bytes, without the batch header the size
+            // bound counts for a batch of one: the sticky partitioner adds
+            // these up to `batch.size`, so they should be what the batch
+            // holds.
             (None, Some(custom), _) => to(
                 custom.partition(
                     &record.topic,
                     key,
                     value,
-                    size.saturating_sub(RECORD_BATCH_OVERHEAD),
+                    memory.bytes().saturating_sub(RECORD_BATCH_OVERHEAD),
                     &cache.info,
                 ),
                 reply,
@@ -702,28 +725,26 @@ impl Producer {
                 let partition = sticky.partition(&cache.info, |p| cache.entry(p).is_some());
                 match cache.entry(partition) {
                     Some(entry) => acc
-                        .append(entry, timestamp, key, value, &record.headers, reply, size)
-                        .map(|a| {
-                            self.note_partition(entry);
-                            sticky.appended(
-                                partition,
-                                a.bytes,
-                                a.batch_full,
-                                inner.config.batch_size,
-                                &cache.info,
-                            );
-                            a.future
+                        .append(entry, timestamp, key, value, &record.headers, reply, memory)
+                        .map(|appended| {
+                            appended.map(|a| {
+                                self.note_partition(entry);
+                                sticky.appended(
+                                    partition,
+                                    a.bytes,
+                                    a.batch_full,
+                                    inner.config.batch_size,
+                                    &cache.info,
+                                );
+                                a.future
+                            })
                         }),
-                    None => Err(Error::InvalidPartition {
-                        topic: record.topic.to_string(),
-                        partition,
-                        count: cache.info.partitions.len(),
-                    }),
+                    None => Err(invalid(partition)),
                 }
             }
         };
-        if appended.is_err() {
-            acc.release(size);
+        if let (Err(_), Memory::Reserved(bytes)) = (&appended, memory) {
+            acc.release(bytes);
         }
         appended
     }
