@@ -238,6 +238,9 @@ pub(crate) struct PartitionQueue {
     pub(crate) in_flight_node: i32,
     /// Idempotent sequence numbers.
     pub(crate) sequences: PartitionSequences,
+    /// Bytes of records ever appended here (wrapping): the sticky
+    /// partitioner counts what went to a partition by it.
+    appended_bytes: usize,
 }
 
 impl PartitionQueue {
@@ -314,6 +317,8 @@ pub(crate) struct Appended {
     pub(crate) future: Option<DeliveryFuture>,
     /// The bytes the record took in its batch.
     pub(crate) bytes: usize,
+    /// The partition's running total of appended bytes, with these.
+    pub(crate) appended_total: usize,
     /// The batch takes no more records: a sticky partitioner moves on.
     pub(crate) batch_full: bool,
 }
@@ -659,6 +664,8 @@ impl RecordAccumulator {
                         batch.timestamps.push(timestamp);
                     }
                     batch.full = full;
+                    queue.appended_bytes = queue.appended_bytes.wrapping_add(bytes);
+                    let appended_total = queue.appended_bytes;
                     // Waiting for linger no more: the sender must look
                     // unless an earlier full batch already made it.
                     let wake =
@@ -670,6 +677,7 @@ impl RecordAccumulator {
                     return Ok(Ok(Appended {
                         future,
                         bytes,
+                        appended_total,
                         batch_full: full,
                     }));
                 }
@@ -740,6 +748,8 @@ impl RecordAccumulator {
         // batch already woke it, and finishing that batch's request makes
         // it drain again.
         queue.batches.push_back(batch);
+        queue.appended_bytes = queue.appended_bytes.wrapping_add(bytes);
+        let appended_total = queue.appended_bytes;
         let ready = full
             || (queue.batches.len() == 2 && queue.batches.front().is_some_and(|first| !first.full));
         let wake = if ready {
@@ -754,6 +764,7 @@ impl RecordAccumulator {
         Ok(Ok(Appended {
             future,
             bytes,
+            appended_total,
             batch_full: full,
         }))
     }

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use ferrokafka_client::backoff::{JitterSource, XorShift};
 use ferrokafka_client::metadata::{PartitionInfo, TopicInfo};
@@ -236,24 +236,38 @@ pub(crate) struct TopicSticky {
     /// The current partition; -1 before the first choice. Read with one
     /// atomic load per record: the lock below is taken only to switch.
     current: AtomicI32,
-    /// Bytes appended to the current partition since it was chosen.
-    produced_bytes: AtomicUsize,
+    /// Where the current partition's count started: the partition (high
+    /// 32 bits) and its running byte total then (low 32 bits, wrapping),
+    /// or [`NOT_COUNTING`] until its first record after the switch. The
+    /// running total is the partition queue's, kept under its lock, so a
+    /// record costs one load here rather than an atomic add.
+    counting_from: AtomicU64,
     /// Draws the next partition.
     rng: Mutex<XorShift>,
+}
+
+/// `counting_from` before the current partition's first record.
+const NOT_COUNTING: u64 = u64::MAX;
+
+/// `counting_from` for `partition` starting at running total `total`.
+fn counting(partition: i32, total: usize) -> u64 {
+    // Both halves are kept to 32 bits on purpose: the partition id is
+    // non-negative and the total only ever subtracted from, wrapping.
+    (u64::from(partition as u32) << 32) | (total as u32 as u64)
 }
 
 impl TopicSticky {
     /// No partition chosen yet.
     pub(crate) fn new() -> Self {
-        Self::starting_at(-1)
+        Self::starting_at(-1, NOT_COUNTING)
     }
 
     /// A state that starts on `partition` (-1: none), as when the topic's
     /// metadata changed and the choice carries over.
-    fn starting_at(partition: i32) -> Self {
+    fn starting_at(partition: i32, counting_from: u64) -> Self {
         TopicSticky {
             current: AtomicI32::new(partition),
-            produced_bytes: AtomicUsize::new(0),
+            counting_from: AtomicU64::new(counting_from),
             rng: Mutex::new(XorShift::from_entropy()),
         }
     }
@@ -261,12 +275,10 @@ impl TopicSticky {
     /// A copy for the topic's new metadata: the same partition (checked
     /// against the new partitions when next used) and count.
     pub(crate) fn carried_over(&self) -> Self {
-        let next = Self::starting_at(self.current.load(Ordering::Acquire));
-        next.produced_bytes.store(
-            self.produced_bytes.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
-        next
+        Self::starting_at(
+            self.current.load(Ordering::Acquire),
+            self.counting_from.load(Ordering::Relaxed),
+        )
     }
 
     /// The partition for the next unkeyed record, choosing one if there is
@@ -280,22 +292,36 @@ impl TopicSticky {
         self.switch_from(current, topic_info, |p| p >= 0 && valid(p))
     }
 
-    /// Counts `bytes` appended to `partition` and switches once its batch
-    /// is full or `batch_size` bytes went to it. Senders racing here may
-    /// count a record against a partition just switched from; the next
-    /// choice is made once either way.
+    /// Counts `bytes` appended to `partition`, whose running byte total is
+    /// `total` with them, and switches once its batch is full or
+    /// `batch_size` bytes went to it since it was chosen. Senders racing
+    /// here may append to a partition just switched from; they neither
+    /// count against the new one nor switch again.
     pub(crate) fn appended(
         &self,
         partition: i32,
         bytes: usize,
+        total: usize,
         batch_full: bool,
         batch_size: usize,
         topic_info: &TopicInfo,
     ) {
-        let produced = self
-            .produced_bytes
-            .fetch_add(bytes, Ordering::Relaxed)
-            .saturating_add(bytes);
+        let from = self.counting_from.load(Ordering::Relaxed);
+        let produced = if from != NOT_COUNTING && (from >> 32) as u32 == partition as u32 {
+            (total as u32).wrapping_sub(from as u32) as usize
+        } else if self.current.load(Ordering::Acquire) == partition {
+            // The first record since the switch starts the count.
+            let start = counting(partition, total.wrapping_sub(bytes));
+            let _ = self.counting_from.compare_exchange(
+                from,
+                start,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            bytes
+        } else {
+            return;
+        };
         if batch_full || produced >= batch_size.max(1) {
             // Whoever switched first wins; others keep its choice.
             self.switch_from(partition, topic_info, |_| true);
@@ -316,7 +342,7 @@ impl TopicSticky {
         }
         let rejected = (from >= 0).then_some(from);
         let next = DefaultPartitioner::pick(&mut rng, topic_info, rejected);
-        self.produced_bytes.store(0, Ordering::Relaxed);
+        self.counting_from.store(NOT_COUNTING, Ordering::Relaxed);
         self.current.store(next, Ordering::Release);
         next
     }
@@ -409,25 +435,43 @@ mod tests {
     fn topic_sticky_switches_when_the_batch_fills_or_a_batch_worth_went() {
         let info = topic(4, &[]);
         let sticky = TopicSticky::new();
+        // Each partition's running total, as its queue keeps it.
+        let mut totals = [0usize; 4];
+        let mut append = |p: i32, full: bool| {
+            let total = &mut totals[usize::try_from(p).unwrap()];
+            *total += 100;
+            sticky.appended(p, 100, *total, full, 1000, &info);
+        };
         let first = sticky.partition(&info, |_| true);
-        sticky.appended(first, 100, false, 1000, &info);
+        append(first, false);
         assert_eq!(sticky.partition(&info, |_| true), first);
         // The accumulator says the batch is full: move on at once.
-        sticky.appended(first, 100, true, 1000, &info);
+        append(first, true);
         let second = sticky.partition(&info, |_| true);
         assert_ne!(second, first);
         // Without a full batch, a batch worth of bytes moves it on too.
         for _ in 0..9 {
-            sticky.appended(second, 100, false, 1000, &info);
+            append(second, false);
             assert_eq!(sticky.partition(&info, |_| true), second);
         }
-        sticky.appended(second, 100, false, 1000, &info);
+        append(second, false);
         let third = sticky.partition(&info, |_| true);
         assert_ne!(third, second);
-        // A sender that appended to the old partition after the switch does
-        // not switch again: the choice made stands.
-        sticky.appended(second, 100, true, 1000, &info);
+        // A sender that appended to the old partition after the switch
+        // neither switches again nor counts against the new partition.
+        append(second, true);
+        for _ in 0..5 {
+            append(second, false);
+        }
         assert_eq!(sticky.partition(&info, |_| true), third);
+        for _ in 0..9 {
+            append(third, false);
+            assert_eq!(sticky.partition(&info, |_| true), third);
+        }
+        // Its own tenth record (a batch worth) moves it on.
+        append(third, false);
+        let fourth = sticky.partition(&info, |_| true);
+        assert_ne!(fourth, third);
         // A partition the metadata no longer lists is replaced.
         let current = sticky.partition(&info, |_| true);
         assert_ne!(sticky.partition(&info, |p| p != current), current);
@@ -440,19 +484,42 @@ mod tests {
     }
 
     #[test]
+    fn topic_sticky_counts_from_the_partitions_running_total() {
+        let info = topic(2, &[]);
+        let sticky = TopicSticky::new();
+        let first = sticky.partition(&info, |_| true);
+        // The partition already had bytes (keyed records, an earlier turn,
+        // a total that wrapped): only those since the choice count.
+        let mut total = usize::MAX - 250;
+        for _ in 0..9 {
+            total = total.wrapping_add(100);
+            sticky.appended(first, 100, total, false, 1000, &info);
+            assert_eq!(sticky.partition(&info, |_| true), first);
+        }
+        total = total.wrapping_add(100);
+        sticky.appended(first, 100, total, false, 1000, &info);
+        assert_ne!(sticky.partition(&info, |_| true), first);
+    }
+
+    #[test]
     fn topic_sticky_shared_by_threads_spreads_over_partitions_in_batch_runs() {
         let info = topic(4, &[]);
         let sticky = std::sync::Arc::new(TopicSticky::new());
+        let totals: [std::sync::atomic::AtomicUsize; 4] = Default::default();
         let counts: Vec<Vec<i32>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..4)
                 .map(|_| {
                     let sticky = &sticky;
                     let info = &info;
+                    let totals = &totals;
                     scope.spawn(move || {
                         let mut chosen = Vec::new();
                         for _ in 0..10_000 {
                             let p = sticky.partition(info, |_| true);
-                            sticky.appended(p, 100, false, 1000, info);
+                            let total = totals[usize::try_from(p).unwrap()]
+                                .fetch_add(100, Ordering::Relaxed)
+                                + 100;
+                            sticky.appended(p, 100, total, false, 1000, info);
                             chosen.push(p);
                         }
                         chosen

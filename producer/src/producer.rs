@@ -732,6 +732,7 @@ impl Producer {
                                 sticky.appended(
                                     partition,
                                     a.bytes,
+                                    a.appended_total,
                                     a.batch_full,
                                     inner.config.batch_size,
                                     &cache.info,

@@ -91,19 +91,43 @@ impl ProducerRecord {
 /// with `str`, `&str` and `String`.
 ///
 /// The default (empty) name holds no allocation and no reference count, so
-/// `..Default::default()` in a record literal costs nothing.
-#[derive(Debug, Clone, Default)]
-pub struct TopicName(Option<Arc<str>>);
+/// `..Default::default()` in a record literal costs nothing. The name in a
+/// [`RecordMetadata`] from a [`DeliveryFuture`] shares the allocation the
+/// future held, so handing it out costs no reference count either.
+#[derive(Clone, Default)]
+pub struct TopicName(Name);
+
+/// Where a [`TopicName`]'s string lives.
+#[derive(Clone, Default)]
+enum Name {
+    /// The empty name.
+    #[default]
+    Empty,
+    /// A shared string.
+    Shared(Arc<str>),
+    /// The topic of a batch's delivery slot (whose own name is `Shared`).
+    Delivery(Arc<BatchDelivery>),
+}
 
 impl TopicName {
     /// A shared name for `name`: make it once, clone it per record.
     pub fn new(name: &str) -> Self {
-        TopicName(Some(Arc::from(name)))
+        TopicName(Name::Shared(Arc::from(name)))
     }
 
     /// The name as a `str`.
     pub fn as_str(&self) -> &str {
-        self.0.as_deref().unwrap_or_default()
+        match &self.0 {
+            Name::Empty => "",
+            Name::Shared(name) => name,
+            Name::Delivery(delivery) => delivery.topic.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TopicName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TopicName").field(&self.as_str()).finish()
     }
 }
 
@@ -161,7 +185,7 @@ impl std::fmt::Display for TopicName {
 
 impl From<Arc<str>> for TopicName {
     fn from(name: Arc<str>) -> Self {
-        TopicName(Some(name))
+        TopicName(Name::Shared(name))
     }
 }
 
@@ -173,7 +197,7 @@ impl From<&str> for TopicName {
 
 impl From<String> for TopicName {
     fn from(name: String) -> Self {
-        TopicName(Some(Arc::from(name)))
+        TopicName(Name::Shared(Arc::from(name)))
     }
 }
 
@@ -261,21 +285,30 @@ pub(crate) fn record_result(
     position: usize,
     timestamp: i64,
 ) -> Result<RecordMetadata> {
+    landing(outcome, position, timestamp).map(|(offset, timestamp)| RecordMetadata {
+        topic: topic.clone(),
+        partition,
+        offset,
+        timestamp,
+    })
+}
+
+/// The offset and timestamp of the record at `position` of a batch (or
+/// piece) that ended with `outcome`, or the error it failed with.
+fn landing(outcome: &BatchOutcome, position: usize, timestamp: i64) -> Result<(i64, i64)> {
     match outcome {
-        Ok((base_offset, log_append_time)) => Ok(RecordMetadata {
-            topic: topic.clone(),
-            partition,
-            offset: if *base_offset >= 0 {
+        Ok((base_offset, log_append_time)) => Ok((
+            if *base_offset >= 0 {
                 base_offset.saturating_add(i64::try_from(position).unwrap_or(i64::MAX))
             } else {
                 -1
             },
-            timestamp: if *log_append_time >= 0 {
+            if *log_append_time >= 0 {
                 *log_append_time
             } else {
                 timestamp
             },
-        }),
+        )),
         Err(error) => Err(error.clone()),
     }
 }
@@ -330,30 +363,22 @@ impl BatchDelivery {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The result of the record at `index`, if its batch (or piece) is
-    /// complete.
-    fn result_of(
-        &self,
-        state: Option<&DeliveryState>,
+    /// The outcome of the record at `index` and its position in its batch
+    /// (or piece), if that is complete.
+    fn outcome_of<'a>(
+        &'a self,
+        state: Option<&'a DeliveryState>,
         index: usize,
-        timestamp: i64,
-    ) -> Option<Result<RecordMetadata>> {
-        let (outcome, position) = match (self.whole.get(), state) {
-            (Some(outcome), _) => (outcome, index),
+    ) -> Option<(&'a BatchOutcome, usize)> {
+        match (self.whole.get(), state) {
+            (Some(outcome), _) => Some((outcome, index)),
             (None, Some(state)) => state.pieces.iter().find_map(|(range, outcome)| {
                 range
                     .contains(&index)
                     .then(|| (outcome, index.saturating_sub(range.start)))
-            })?,
-            (None, None) => return None,
-        };
-        Some(record_result(
-            &self.topic,
-            self.partition,
-            outcome,
-            position,
-            timestamp,
-        ))
+            }),
+            (None, None) => None,
+        }
     }
 
     /// Stores the outcome of `range` (`None`: the whole batch) and wakes
@@ -408,7 +433,7 @@ impl DeliveryPart {
     /// The future of the record at `index` of this (unsplit) batch.
     pub(crate) fn future(&self, index: usize, timestamp: i64) -> Option<DeliveryFuture> {
         self.delivery.as_ref().map(|delivery| DeliveryFuture {
-            delivery: delivery.clone(),
+            delivery: Some(delivery.clone()),
             index,
             timestamp,
         })
@@ -465,7 +490,9 @@ impl Drop for DeliveryPart {
 #[derive(Debug)]
 #[must_use = "the future reports whether the record was delivered"]
 pub struct DeliveryFuture {
-    delivery: Arc<BatchDelivery>,
+    /// The batch's slot; handed on to the record's metadata (as its topic
+    /// name) when the future completes.
+    delivery: Option<Arc<BatchDelivery>>,
     /// The record's index in its batch.
     index: usize,
     /// The record's CreateTime, for its metadata.
@@ -475,23 +502,39 @@ pub struct DeliveryFuture {
 impl Future for DeliveryFuture {
     type Output = Result<RecordMetadata>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (index, timestamp) = (self.index, self.timestamp);
+        let Some(delivery) = self.delivery.take() else {
+            // Polled again after it completed.
+            return Poll::Ready(Err(Error::Closed(None)));
+        };
         // The common case: the batch completed whole; one atomic load.
-        if let Some(result) = self.delivery.result_of(None, index, timestamp) {
-            return Poll::Ready(result);
-        }
-        let mut state = self.delivery.lock();
-        if let Some(result) = self.delivery.result_of(Some(&state), index, timestamp) {
-            return Poll::Ready(result);
-        }
-        // Its part always reports (a dropped one reports Closed), so a
-        // registered waker is always woken.
-        match state.wakers.iter_mut().find(|(i, _)| *i == index) {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
-            None => state.wakers.push((index, cx.waker().clone())),
-        }
-        Poll::Pending
+        let landed = match delivery.outcome_of(None, index) {
+            Some((outcome, position)) => landing(outcome, position, timestamp),
+            None => {
+                let mut state = delivery.lock();
+                match delivery.outcome_of(Some(&state), index) {
+                    Some((outcome, position)) => landing(outcome, position, timestamp),
+                    None => {
+                        // Its part always reports (a dropped one reports
+                        // Closed), so a registered waker is always woken.
+                        match state.wakers.iter_mut().find(|(i, _)| *i == index) {
+                            Some((_, waker)) => waker.clone_from(cx.waker()),
+                            None => state.wakers.push((index, cx.waker().clone())),
+                        }
+                        drop(state);
+                        self.delivery = Some(delivery);
+                        return Poll::Pending;
+                    }
+                }
+            }
+        };
+        Poll::Ready(landed.map(|(offset, timestamp)| RecordMetadata {
+            partition: delivery.partition,
+            topic: TopicName(Name::Delivery(delivery)),
+            offset,
+            timestamp,
+        }))
     }
 }
 
