@@ -26,8 +26,8 @@
 //! response, or the sender's own look within `linger.ms`, finds it), or a
 //! new linger deadline while the sender sleeps with nothing pending.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -285,9 +285,35 @@ pub(crate) struct PartitionEntry {
 /// Batch ids of batches not yet completed, for `flush` and `close`.
 #[derive(Debug, Default)]
 struct Incomplete {
-    next_id: u64,
-    /// Batch id → live batches with that id (several after a split).
-    live: BTreeMap<u64, usize>,
+    /// Every id below this is complete.
+    complete_below: u64,
+    /// Completed ids above `complete_below` (batches complete out of
+    /// order across partitions).
+    complete_above: BTreeSet<u64>,
+    /// Split batches: id → pieces still live beyond the one its batch
+    /// counted for.
+    extra_pieces: HashMap<u64, usize>,
+}
+
+impl Incomplete {
+    /// Counts one batch (or piece) of `id` complete.
+    fn complete(&mut self, id: u64) {
+        if let Some(extra) = self.extra_pieces.get_mut(&id) {
+            *extra = extra.saturating_sub(1);
+            if *extra == 0 {
+                self.extra_pieces.remove(&id);
+            }
+            return;
+        }
+        if id != self.complete_below {
+            self.complete_above.insert(id);
+            return;
+        }
+        self.complete_below = self.complete_below.wrapping_add(1);
+        while self.complete_above.remove(&self.complete_below) {
+            self.complete_below = self.complete_below.wrapping_add(1);
+        }
+    }
 }
 
 /// A record's `buffer.memory` as [`RecordAccumulator::append`] gets it:
@@ -387,6 +413,9 @@ pub(crate) struct RecordAccumulator {
     memory: Semaphore,
     /// Wakes the sender: a new batch, a flush, a close, a waiting `send`.
     pub(crate) wakeup: Notify,
+    /// The id the next batch gets: ids are handed out without a lock,
+    /// and a batch is complete once [`Incomplete`] says so.
+    next_batch_id: AtomicU64,
     incomplete: Mutex<Incomplete>,
     completed: Notify,
     flushes: AtomicUsize,
@@ -419,6 +448,7 @@ impl RecordAccumulator {
             partitions: RwLock::new(HashMap::default()),
             memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
             wakeup: Notify::new(),
+            next_batch_id: AtomicU64::new(0),
             incomplete: Mutex::new(Incomplete::default()),
             completed: Notify::new(),
             flushes: AtomicUsize::new(0),
@@ -573,16 +603,11 @@ impl RecordAccumulator {
         self.memory.available_permits()
     }
 
+    /// The id of a new batch, incomplete until [`complete`](Self::complete)
+    /// counts it (as [`is_empty`](Self::is_empty) sees at once: the sender
+    /// reads it after saying it goes idle).
     fn register_batch(&self) -> u64 {
-        match self.incomplete.lock() {
-            Ok(mut inc) => {
-                let id = inc.next_id;
-                inc.next_id = inc.next_id.wrapping_add(1);
-                inc.live.insert(id, 1);
-                id
-            }
-            Err(_) => 0,
-        }
+        self.next_batch_id.fetch_add(1, Ordering::SeqCst)
     }
 
     /// Takes `buffer.memory` for a batch that is `short` bytes short of
@@ -931,12 +956,7 @@ impl RecordAccumulator {
             }
         }
         if let Ok(mut inc) = self.incomplete.lock() {
-            if let Some(count) = inc.live.get_mut(&id) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    inc.live.remove(&id);
-                }
-            }
+            inc.complete(id);
         }
         self.completed.notify_waiters();
     }
@@ -1079,10 +1099,9 @@ impl RecordAccumulator {
                 full: false,
             });
         }
-        if let Ok(mut inc) = self.incomplete.lock() {
-            if let Some(live) = inc.live.get_mut(&id) {
-                *live = live.saturating_add(out.len()).saturating_sub(1);
-            }
+        if let (Ok(mut inc), Some(more)) = (self.incomplete.lock(), out.len().checked_sub(1)) {
+            let extra = inc.extra_pieces.entry(id).or_default();
+            *extra = extra.saturating_add(more);
         }
         Ok(out)
     }
@@ -1092,10 +1111,7 @@ impl RecordAccumulator {
     pub(crate) fn begin_flush(&self) -> Option<u64> {
         self.flushes.fetch_add(1, Ordering::AcqRel);
         self.wakeup.notify_one();
-        self.incomplete
-            .lock()
-            .ok()
-            .and_then(|inc| inc.next_id.checked_sub(1))
+        self.next_batch_id.load(Ordering::SeqCst).checked_sub(1)
     }
 
     /// Ends a flush started by [`begin_flush`](Self::begin_flush).
@@ -1113,7 +1129,7 @@ impl RecordAccumulator {
             let pending = self
                 .incomplete
                 .lock()
-                .map(|inc| inc.live.range(..=last).next().is_some())
+                .map(|inc| inc.complete_below <= last)
                 .unwrap_or(false);
             if !pending {
                 return;
@@ -1124,9 +1140,10 @@ impl RecordAccumulator {
 
     /// Whether every batch is complete.
     pub(crate) fn is_empty(&self) -> bool {
+        let next = self.next_batch_id.load(Ordering::SeqCst);
         self.incomplete
             .lock()
-            .map(|inc| inc.live.is_empty())
+            .map(|inc| inc.complete_below == next)
             .unwrap_or(true)
     }
 
@@ -1432,6 +1449,42 @@ mod tests {
         assert!(rx.await.is_err());
         assert!(acc.is_empty());
         assert_eq!(acc.available_memory(), 1 << 20);
+    }
+
+    #[test]
+    fn batches_complete_in_any_order_and_split_ids_wait_for_every_piece() {
+        let mut inc = Incomplete::default();
+        inc.complete(1);
+        inc.complete(3);
+        assert_eq!(inc.complete_below, 0);
+        inc.complete(0);
+        assert_eq!(inc.complete_below, 2);
+        // Id 2 was split into three pieces: two extra.
+        inc.extra_pieces.insert(2, 2);
+        inc.complete(2);
+        inc.complete(2);
+        assert_eq!(inc.complete_below, 2);
+        inc.complete(2);
+        assert_eq!(inc.complete_below, 4);
+        assert!(inc.complete_above.is_empty() && inc.extra_pieces.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn empty_once_every_registered_batch_completed() {
+        let acc = RecordAccumulator::new(config());
+        assert!(acc.is_empty());
+        assert_eq!(acc.begin_flush(), None);
+        acc.end_flush();
+        let future = add(&acc, 0, b"x");
+        assert!(!acc.is_empty());
+        assert_eq!(acc.begin_flush(), Some(0));
+        acc.end_flush();
+        for batch in acc.take_all_queued() {
+            acc.complete(batch, Ok((7, -1)));
+        }
+        assert!(acc.is_empty());
+        acc.await_completion(Some(0)).await;
+        assert_eq!(future.await.unwrap().offset, 7);
     }
 
     /// Appends a 100-byte value taking its memory now; `None` when there
