@@ -323,6 +323,7 @@ fn landing(outcome: &BatchOutcome, position: usize, timestamp: i64) -> Result<(i
 /// atomic load; the pieces of a split batch complete one by one, each for
 /// its range of record indexes, under the lock.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct BatchDelivery {
     /// The batch's topic, shared with every record's metadata.
     topic: TopicName,
@@ -332,6 +333,14 @@ pub(crate) struct BatchDelivery {
     whole: OnceLock<BatchOutcome>,
     /// Outcomes of pieces, and the futures waiting.
     state: Mutex<DeliveryState>,
+    /// 128 bytes after the fields (`repr(C)` keeps them last), so that the
+    /// next allocation in the heap, often the next batch's slot, whose
+    /// reference count the caller bumps for every record, does not share a
+    /// cache line (or the pair the CPU fetches together) with this one's
+    /// lock and outcome, which the sender writes as this batch completes.
+    /// Measured: fewer of the benchmark's slow runs, a small gain in the
+    /// median.
+    _gap: [u64; 16],
 }
 
 /// What a [`BatchDelivery`] keeps under its lock.
@@ -352,6 +361,7 @@ impl BatchDelivery {
             partition,
             whole: OnceLock::new(),
             state: Mutex::new(DeliveryState::default()),
+            _gap: [0; 16],
         })
     }
 
