@@ -402,6 +402,23 @@ pub(crate) struct AccumulatorConfig {
 /// saves a hash per record).
 type PartitionMap = HashMap<Arc<str>, Vec<Option<Arc<PartitionEntry>>>, FxBuildHasher>;
 
+/// Counts one `send` waiting for `buffer.memory` while it lives (dropped
+/// when the wait ends or the send is cancelled).
+struct MemoryWaiter<'a>(&'a AtomicUsize);
+
+impl<'a> MemoryWaiter<'a> {
+    fn new(waiters: &'a AtomicUsize) -> Self {
+        waiters.fetch_add(1, Ordering::AcqRel);
+        MemoryWaiter(waiters)
+    }
+}
+
+impl Drop for MemoryWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The per-partition queues of batches waiting to be delivered.
 #[derive(Debug)]
 pub(crate) struct RecordAccumulator {
@@ -419,6 +436,8 @@ pub(crate) struct RecordAccumulator {
     incomplete: Mutex<Incomplete>,
     completed: Notify,
     flushes: AtomicUsize,
+    /// `send`s waiting for `buffer.memory` now.
+    memory_waiters: AtomicUsize,
     closing: AtomicBool,
     forced: AtomicBool,
     /// Produce requests the sender has in flight. While there are some,
@@ -452,6 +471,7 @@ impl RecordAccumulator {
             incomplete: Mutex::new(Incomplete::default()),
             completed: Notify::new(),
             flushes: AtomicUsize::new(0),
+            memory_waiters: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             forced: AtomicBool::new(false),
             requests_in_flight: AtomicUsize::new(0),
@@ -572,7 +592,9 @@ impl RecordAccumulator {
             setting: "buffer.memory",
         };
         let permits = u32::try_from(bytes).map_err(|_| too_large())?;
-        // Full: make sure the sender is draining, then wait for room.
+        // Full: every batch is ready while this waits (so lingering batches
+        // give their memory back); make sure the sender is draining.
+        let _waiting = MemoryWaiter::new(&self.memory_waiters);
         self.wakeup.notify_one();
         let max_block = max_block();
         match tokio::time::timeout(max_block, self.memory.acquire_many(permits)).await {
@@ -1147,9 +1169,14 @@ impl RecordAccumulator {
             .unwrap_or(true)
     }
 
-    /// Whether a flush or close wants everything sent now.
+    /// Whether everything is to be sent now: a flush or close wants it, or
+    /// a `send` waits for `buffer.memory` (the Java accumulator's
+    /// "exhausted"), which open batches hold a `batch.size` of each and
+    /// give back only once sent, whatever `linger.ms` says.
     pub(crate) fn flush_all(&self) -> bool {
-        self.flushes.load(Ordering::Acquire) > 0 || self.is_closing()
+        self.flushes.load(Ordering::Acquire) > 0
+            || self.memory_waiters.load(Ordering::Acquire) > 0
+            || self.is_closing()
     }
 
     /// Refuses new records from now on and sends everything pending.

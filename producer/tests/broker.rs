@@ -745,6 +745,46 @@ async fn buffer_memory_backpressure_waits_then_times_out_or_proceeds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_waiting_for_memory_sends_lingering_batches() {
+    let broker = broker(1).await;
+    broker.create_topic("exhausted", 8).unwrap();
+    // Each open batch holds batch.size (16384) of buffer.memory: four hold
+    // all of it, and with linger.ms at a minute none would give it back
+    // before max.block.ms (10 s) ran out for the fifth partition's record.
+    let producer = Producer::connect(
+        config(&broker)
+            .buffer_memory(4 * 16384)
+            .linger(Duration::from_secs(60))
+            .max_block(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    // Known partitions: every send takes the path that opens batches.
+    producer
+        .client()
+        .metadata_for(&["exhausted"])
+        .await
+        .unwrap();
+    let mut deliveries = Vec::new();
+    for partition in 0..8 {
+        let record = ProducerRecord::new("exhausted")
+            .partition(partition)
+            .value(format!("v{partition}"));
+        deliveries.push(producer.send(record).await.unwrap());
+    }
+    producer.flush().await;
+    for (partition, delivery) in deliveries.into_iter().enumerate() {
+        let metadata = delivery.await.unwrap();
+        assert_eq!(metadata.partition, i32::try_from(partition).unwrap());
+    }
+    assert_eq!(producer.buffer_available_bytes(), 4 * 16384);
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_delivers_pending_records_and_refuses_new_ones() {
     let broker = broker(1).await;
     broker.create_topic("closing", 2).unwrap();
