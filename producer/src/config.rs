@@ -92,8 +92,10 @@ pub struct ProducerConfig {
     /// `linger.ms`: how long a batch waits for more records before it is
     /// sent when not full.
     pub linger: Duration,
-    /// `buffer.memory`: the most bytes of records waiting to be delivered;
-    /// `send` waits for room up to `max.block.ms`.
+    /// `buffer.memory`: the most bytes the batches waiting to be delivered
+    /// may hold (as in the Java client, an open batch holds `batch.size`
+    /// when that much is free); `send` waits for room up to `max.block.ms`,
+    /// and while one waits every batch is sent without lingering.
     pub buffer_memory: usize,
     /// `max.block.ms`: how long `send` waits for metadata or buffer space.
     pub max_block: Duration,
