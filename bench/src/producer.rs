@@ -45,6 +45,10 @@
 //! the fresh topic add up to exactly `--records` (ListOffsets through a
 //! librdkafka client); any difference, or any failed delivery, is an error
 //! and a non-zero exit.
+//!
+//! Built with `--release`, ferrokafka gets the workspace's release profile
+//! (thin LTO, which inlines the per-record path across its crates: about 8%
+//! of `send`'s time); librdkafka is its bundled C build at its own `-O2`.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
