@@ -685,20 +685,24 @@ impl RecordAccumulator {
                         .saturating_add(bound)
                         .saturating_sub(batch.reserved_bytes);
                     let taken = match memory {
-                        Memory::Reserved(bytes) => bytes,
-                        Memory::Take(_) if short == 0 => 0,
-                        Memory::Take(_) => {
+                        Memory::Take(_) if short > 0 => {
                             let ideal = self.batch_limit.saturating_sub(batch.reserved_bytes);
                             match self.take_memory(short, ideal)? {
                                 Some(taken) => taken,
                                 None => return Ok(Err(reply)),
                             }
                         }
+                        Memory::Take(_) | Memory::Reserved(_) => 0,
                     };
                     // What was taken belongs to the batch from here on,
-                    // whatever the append does.
+                    // whatever the append does; what the caller reserved
+                    // only once the record is in (else the caller gives
+                    // it back).
                     batch.reserved_bytes = batch.reserved_bytes.saturating_add(taken);
                     builder.append(timestamp, key, value, headers)?;
+                    if let Memory::Reserved(bytes) = memory {
+                        batch.reserved_bytes = batch.reserved_bytes.saturating_add(bytes);
+                    }
                     let after = builder.size_in_bytes();
                     let bytes = after.saturating_sub(before);
                     // KIP-794 counts what was actually appended; a batch
