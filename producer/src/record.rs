@@ -348,7 +348,7 @@ struct Gap([u64; 16]);
 
 impl std::fmt::Debug for Gap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Gap")
+        write!(f, "Gap({} bytes)", size_of_val(&self.0))
     }
 }
 
