@@ -101,10 +101,26 @@ pub struct SeenRequest {
     pub request: RequestKind,
 }
 
-/// The rules and the record of requests, shared by every node.
+/// A fault that hit a request: which rule's action, where, and on what.
+/// Tests read these to prove that the faults they injected really fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredFault {
+    /// The API of the request it hit.
+    pub api: ApiKey,
+    /// The node that received that request.
+    pub node: i32,
+    /// What was done to it.
+    pub action: FaultAction,
+    /// The topic-partition the rule was scoped to, if it was.
+    pub partition: Option<(String, i32)>,
+}
+
+/// The rules, the faults they fired and the record of requests, shared by
+/// every node.
 #[derive(Debug, Default)]
 pub(crate) struct FaultInjector {
     rules: Mutex<Vec<FaultRule>>,
+    fired: Mutex<Vec<FiredFault>>,
     recording: Mutex<Option<Vec<SeenRequest>>>,
 }
 
@@ -118,6 +134,7 @@ impl FaultInjector {
     pub(crate) fn new(record: bool) -> Self {
         Self {
             rules: Mutex::new(Vec::new()),
+            fired: Mutex::new(Vec::new()),
             recording: Mutex::new(record.then(Vec::new)),
         }
     }
@@ -130,6 +147,16 @@ impl FaultInjector {
 
     pub(crate) fn clear(&self) {
         lock(&self.rules).clear();
+    }
+
+    /// The rules not yet spent, in the order they were added.
+    pub(crate) fn pending(&self) -> Vec<FaultRule> {
+        lock(&self.rules).clone()
+    }
+
+    /// Every fault fired so far, in the order they fired.
+    pub(crate) fn fired(&self) -> Vec<FiredFault> {
+        lock(&self.fired).clone()
     }
 
     pub(crate) fn set_recording(&self, on: bool) {
@@ -185,6 +212,13 @@ impl FaultInjector {
         if rule.times == 0 {
             drop(rules.remove(position));
         }
+        drop(rules);
+        lock(&self.fired).push(FiredFault {
+            api,
+            node,
+            action: fired.0.clone(),
+            partition: fired.1.clone(),
+        });
         Some(fired)
     }
 }
@@ -243,11 +277,16 @@ mod tests {
             faults.take(ApiKey::Metadata, 1, &request, &none),
             Some((FaultAction::NoResponse, None))
         );
+        assert_eq!(faults.pending().len(), 1);
         assert_eq!(faults.take(ApiKey::Fetch, 1, &request, &none), None);
         assert_eq!(
             faults.take(ApiKey::Metadata, 1, &request, &none),
             Some((FaultAction::NoResponse, None))
         );
         assert_eq!(faults.take(ApiKey::Metadata, 1, &request, &none), None);
+        assert!(faults.pending().is_empty());
+        let fired = faults.fired();
+        assert_eq!(fired.len(), 2);
+        assert!(fired.iter().all(|f| f.api == ApiKey::Metadata && f.node == 1));
     }
 }

@@ -60,5 +60,5 @@ pub mod group;
 
 pub use config::{BrokerBuilder, BrokerConfig, FlushPolicy};
 pub use error::BrokerError;
-pub use faults::{FaultAction, FaultRule, SeenRequest};
+pub use faults::{FaultAction, FaultRule, FiredFault, SeenRequest};
 pub use server::{Broker, BrokerHandle};

@@ -20,7 +20,7 @@ use crate::cluster::{Cluster, NodeInfo};
 use crate::config::{BrokerBuilder, BrokerConfig};
 use crate::connection::serve_connection;
 use crate::error::BrokerError;
-use crate::faults::{FaultRule, SeenRequest};
+use crate::faults::{FaultRule, FiredFault, SeenRequest};
 
 /// How long a graceful shutdown waits for connections to finish their
 /// current request before aborting them (a group join can wait a while).
@@ -255,6 +255,16 @@ impl BrokerHandle {
         Ok(())
     }
 
+    /// Moves the coordinator of every group and transactional id to `node`
+    /// (a test hook: Kafka moves it when a partition of
+    /// `__consumer_offsets` or `__transaction_state` changes leader). The
+    /// state moves with it; the old node answers NOT_COORDINATOR and
+    /// FindCoordinator names the new one (COORDINATOR_NOT_AVAILABLE while it
+    /// is stopped).
+    pub fn move_coordinator(&self, node: i32) -> Result<(), BrokerError> {
+        self.cluster.move_coordinator(node)
+    }
+
     /// Adds a fault rule; see [`FaultRule`].
     pub fn inject_fault(&self, rule: FaultRule) {
         self.cluster.faults.add(rule);
@@ -263,6 +273,18 @@ impl BrokerHandle {
     /// Removes every pending fault rule.
     pub fn clear_faults(&self) {
         self.cluster.faults.clear();
+    }
+
+    /// The fault rules not yet spent, in the order they were added: empty
+    /// once every injected fault has fired as many times as it was told to.
+    pub fn pending_faults(&self) -> Vec<FaultRule> {
+        self.cluster.faults.pending()
+    }
+
+    /// Every fault fired so far (since the broker started), in the order they
+    /// fired: proof for a test that what it injected really hit requests.
+    pub fn faults_fired(&self) -> Vec<FiredFault> {
+        self.cluster.faults.fired()
     }
 
     /// Starts or stops recording requests.
