@@ -287,6 +287,10 @@ mod tests {
         assert!(faults.pending().is_empty());
         let fired = faults.fired();
         assert_eq!(fired.len(), 2);
-        assert!(fired.iter().all(|f| f.api == ApiKey::Metadata && f.node == 1));
+        assert!(
+            fired
+                .iter()
+                .all(|f| f.api == ApiKey::Metadata && f.node == 1)
+        );
     }
 }
