@@ -10,7 +10,7 @@
 //! so a wake-up for another partition costs a re-check, never a wrong answer.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -120,6 +120,9 @@ pub(crate) struct Cluster {
     offset_store: Option<Arc<FileOffsetStore>>,
     /// Source of topic ids that differ within a process.
     id_counter: AtomicU64,
+    /// The node coordinating every group and transactional id: the
+    /// configured one until a test moves it ([`Cluster::move_coordinator`]).
+    coordinator: AtomicI32,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -198,6 +201,7 @@ impl Cluster {
             offset_store: data_dir.as_ref().map(|dir| Arc::new(dir.offset_store())),
             data_dir,
             id_counter: AtomicU64::new(seed),
+            coordinator: AtomicI32::new(config.group_coordinator_node),
             config,
         };
         cluster.recover()?;
@@ -704,8 +708,24 @@ impl Cluster {
 
     /// The node that coordinates groups, if it is running.
     pub(crate) fn coordinator_node(&self) -> Option<NodeInfo> {
-        self.node(self.config.group_coordinator_node)
-            .filter(|node| node.alive)
+        self.node(self.coordinator_id()).filter(|node| node.alive)
+    }
+
+    /// The id of the node that coordinates groups and transactional ids.
+    pub(crate) fn coordinator_id(&self) -> i32 {
+        self.coordinator.load(Ordering::Acquire)
+    }
+
+    /// Makes `node` the coordinator of every group and transactional id.
+    /// Their state is shared by all nodes, so it moves with it, as Kafka's
+    /// new coordinator loads it from `__consumer_offsets` and
+    /// `__transaction_state`; the old node answers NOT_COORDINATOR.
+    pub(crate) fn move_coordinator(&self, node: i32) -> Result<(), BrokerError> {
+        if !(0..self.config.nodes).contains(&node) {
+            return Err(BrokerError::UnknownNode(node));
+        }
+        self.coordinator.store(node, Ordering::Release);
+        Ok(())
     }
 
     /// The group coordinator, created on first use.

@@ -82,7 +82,7 @@ impl RequestContext {
 
     /// Whether this node coordinates groups.
     pub(crate) fn is_coordinator(&self) -> bool {
-        self.cluster.config.group_coordinator_node == self.node
+        self.cluster.coordinator_id() == self.node
     }
 }
 
