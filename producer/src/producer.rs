@@ -833,12 +833,25 @@ impl Producer {
     }
 
     /// The transaction manager, or the error a producer without
-    /// `transactional.id` gives for transactional calls.
+    /// `transactional.id` gives for transactional calls, or the fatal error
+    /// the producer hit (every call after it fails with it, as in Java).
     fn transactions(&self) -> Result<&Arc<TransactionManager>> {
-        self.inner
-            .txn
-            .as_ref()
-            .ok_or_else(|| Error::TransactionState("the producer has no transactional.id".into()))
+        let txn = self.inner.txn.as_ref().ok_or_else(|| {
+            Error::TransactionState("the producer has no transactional.id".into())
+        })?;
+        match self.inner.shared.fatal() {
+            Some(fatal) => Err(fatal),
+            None => Ok(txn),
+        }
+    }
+
+    /// A transactional call's result; a fatal error (fencing, authorization)
+    /// is kept, so that every later call and `send` fails with it.
+    fn keep_fatal<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(error @ Error::Fatal(_)) = &result {
+            self.inner.shared.set_fatal(error.clone());
+        }
+        result
     }
 
     /// Gets this `transactional.id`'s producer id and epoch from its
@@ -849,8 +862,10 @@ impl Producer {
         let txn = self.transactions()?;
         let _call = txn.calls.lock().await;
         let inner = &*self.inner;
-        txn.init(&inner.client, inner.config.max_block, &inner.acc.wakeup)
-            .await
+        let result = txn
+            .init(&inner.client, inner.config.max_block, &inner.acc.wakeup)
+            .await;
+        self.keep_fatal(result)
     }
 
     /// Opens a transaction: records sent from now on are committed or
@@ -871,13 +886,15 @@ impl Producer {
     ) -> Result<()> {
         let txn = self.transactions()?;
         let _call = txn.calls.lock().await;
-        txn.send_offsets(
-            &self.inner.client,
-            offsets,
-            group,
-            self.inner.config.max_block,
-        )
-        .await
+        let result = txn
+            .send_offsets(
+                &self.inner.client,
+                offsets,
+                group,
+                self.inner.config.max_block,
+            )
+            .await;
+        self.keep_fatal(result)
     }
 
     /// Delivers every record of the open transaction, then commits it. If a
@@ -889,8 +906,10 @@ impl Producer {
         let _call = txn.calls.lock().await;
         txn.begin_commit()?;
         self.flush().await;
-        txn.finish_commit(&self.inner.client, self.inner.config.max_block)
-            .await
+        let result = txn
+            .finish_commit(&self.inner.client, self.inner.config.max_block)
+            .await;
+        self.keep_fatal(result)
     }
 
     /// Aborts the open transaction: records not sent yet fail with
@@ -910,8 +929,10 @@ impl Producer {
             inner.acc.complete(batch, Err(Error::TransactionAborted));
         }
         self.flush().await;
-        txn.finish_abort(&inner.client, inner.config.max_block, &inner.acc.wakeup)
-            .await
+        let result = txn
+            .finish_abort(&inner.client, inner.config.max_block, &inner.acc.wakeup)
+            .await;
+        self.keep_fatal(result)
     }
 
     /// Sends every record accepted so far at once (ignoring `linger.ms`)

@@ -116,8 +116,15 @@ pub(crate) enum AddOutcome {
     Added,
     /// The producer is fenced or not authorized: fatal.
     Fatal(Error),
-    /// The transaction must be aborted.
-    Abortable(String),
+    /// The transaction must be aborted. `maybe_added`: no answer came, so
+    /// the coordinator may have added the partitions (a refusal adds none:
+    /// AddPartitionsToTxn is all or nothing).
+    Abortable {
+        /// Why.
+        reason: String,
+        /// Whether the coordinator may have added them.
+        maybe_added: bool,
+    },
 }
 
 impl TransactionManager {
@@ -231,9 +238,16 @@ impl TransactionManager {
                     state.started = true;
                     state.added.extend(adding);
                 }
-                AddOutcome::Abortable(reason) => {
-                    // The coordinator may have added some: EndTxn covers them.
-                    state.started = true;
+                AddOutcome::Abortable {
+                    reason,
+                    maybe_added,
+                } => {
+                    // If the coordinator may have added them, EndTxn covers
+                    // them; if it refused, an EndTxn for a transaction it
+                    // never began would be refused too (INVALID_TXN_STATE),
+                    // and abort_transaction could never succeed (Java sends
+                    // EndTxn only once a partition or offsets were added).
+                    state.started |= *maybe_added;
                     self.to_abortable(&mut state, reason.clone());
                 }
                 AddOutcome::Fatal(_) => {}
@@ -321,17 +335,21 @@ impl TransactionManager {
                 Ok(response) => match add_partitions_code(&response) {
                     ErrorCode::None => AddOutcome::Added,
                     code if is_fatal(code) => AddOutcome::Fatal(fatal(code, "AddPartitionsToTxn")),
-                    code => AddOutcome::Abortable(format!(
-                        "adding partitions to the transaction failed: {code}"
-                    )),
+                    code => AddOutcome::Abortable {
+                        reason: format!("adding partitions to the transaction failed: {code}"),
+                        maybe_added: false,
+                    },
                 },
                 Err(error) => match error.kafka_code() {
                     Some(code) if is_fatal(code) => {
                         AddOutcome::Fatal(fatal(code, "AddPartitionsToTxn"))
                     }
-                    _ => AddOutcome::Abortable(format!(
-                        "adding partitions to the transaction failed: {error}"
-                    )),
+                    // A refusal the retries ran out on added nothing; no
+                    // answer at all may hide an add that was applied.
+                    code => AddOutcome::Abortable {
+                        reason: format!("adding partitions to the transaction failed: {error}"),
+                        maybe_added: code.is_none(),
+                    },
                 },
             };
             manager.add_finished(&outcome);
@@ -800,10 +818,15 @@ async fn to_coordinator<R: Request>(
             Err(error) => {
                 match classify(&error) {
                     RetryAction::Fail => return Err(error.into()),
-                    RetryAction::FindCoordinator => {
+                    // A lost connection or an unknown node may mean the
+                    // coordinator's node is gone and the coordinator moved:
+                    // look it up again, as Java does when it cannot reach
+                    // the coordinator (a lookup that finds the same node
+                    // costs one request).
+                    RetryAction::FindCoordinator | RetryAction::RefreshMetadata => {
                         client.invalidate_coordinator(CoordinatorType::Transaction, id)
                     }
-                    RetryAction::RefreshMetadata | RetryAction::Backoff => {}
+                    RetryAction::Backoff => {}
                 }
                 (None, Err(error))
             }
