@@ -10,168 +10,25 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use common::{
+    Events, Poller, Reads, WAIT, broker, config, group_config, init_tracing, poll_until, produce,
+    producer, reads_of, value, wait_for,
+};
 use ferrokafka_broker::{Broker, BrokerHandle, FaultAction, FaultRule};
-use ferrokafka_client::{Client, ClientConfig, Target};
 use ferrokafka_consumer::{Consumer, Deserializer};
 use ferrokafka_consumer::{
-    ConsumerConfig, ConsumerConfigBuilder, ConsumerRecord, Error, OffsetAndMetadata, OffsetReset,
-    RebalanceListener, StringDeserializer, TopicPartition, TypedRecord,
+    ConsumerRecord, Error, OffsetAndMetadata, OffsetReset, RebalanceListener, StringDeserializer,
+    TopicPartition, TypedRecord,
 };
-use ferrokafka_protocol::compression::Compression;
-use ferrokafka_protocol::generated::ProduceRequest;
-use ferrokafka_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
-use ferrokafka_protocol::records::{RecordBatchBuilder, RecordHeader};
+use ferrokafka_protocol::generated::RequestKind;
 use ferrokafka_protocol::{ApiKey, ErrorCode};
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-async fn broker(nodes: i32) -> BrokerHandle {
-    init_tracing();
-    Broker::builder().nodes(nodes).start().await.unwrap()
-}
-
-fn config(broker: &BrokerHandle) -> ConsumerConfigBuilder {
-    ConsumerConfig::builder()
-        .bootstrap_servers(broker.bootstrap_servers().split(','))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .fetch_max_wait(Duration::from_millis(100))
-        .auto_offset_reset(OffsetReset::Earliest)
-}
-
-fn group_config(broker: &BrokerHandle, group: &str) -> ConsumerConfigBuilder {
-    config(broker)
-        .group_id(group)
-        .session_timeout(Duration::from_millis(6_000))
-        .heartbeat_interval(Duration::from_millis(100))
-        .max_poll_interval(Duration::from_millis(10_000))
-}
-
-/// Writes records with Produce requests through the client core (the
-/// consumer's tests do not depend on the producer crate).
-struct Producer {
-    client: Client,
-}
-
-impl Producer {
-    async fn close(&self, _timeout: Duration) {
-        self.client.close();
-    }
-}
-
-async fn producer(broker: &BrokerHandle) -> Producer {
-    let config = ClientConfig::builder()
-        .bootstrap_servers(broker.bootstrap_servers().split(','))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .build()
-        .unwrap();
-    Producer {
-        client: Client::connect(config).await.unwrap(),
-    }
-}
-
-/// Produces `count` records to `partition`, numbered from `from`, in
-/// batches of up to 7 records (so that seeks land inside batches), and
-/// waits for every acknowledgement.
-async fn produce(producer: &Producer, topic: &str, partition: i32, from: usize, count: usize) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let numbers: Vec<usize> = (from..from + count).collect();
-    for chunk in numbers.chunks(7) {
-        let mut builder = RecordBatchBuilder::new(Compression::None);
-        for i in chunk {
-            builder
-                .append(
-                    now,
-                    Some(format!("key-{i}").as_bytes()),
-                    Some(format!("value-{i}").as_bytes()),
-                    &[RecordHeader::new(
-                        Bytes::from_static(b"n"),
-                        Some(Bytes::from(i.to_string())),
-                    )],
-                )
-                .unwrap();
-        }
-        let batch = builder.build().unwrap();
-        let request = ProduceRequest {
-            acks: -1,
-            timeout_ms: 10_000,
-            topic_data: vec![TopicProduceData {
-                name: topic.to_string(),
-                partition_data: vec![PartitionProduceData {
-                    index: partition,
-                    records: Some(batch),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let target = Target::Leader {
-                topic: topic.to_string(),
-                partition,
-            };
-            let leader = producer.client.resolve(&target).await.unwrap().unwrap();
-            let connection = producer.client.node_connection(leader).await.unwrap();
-            let version = connection.version_for::<ProduceRequest>().unwrap().min(12);
-            let code = match connection.send_at(&request, version).await {
-                Ok(response) => response.responses[0].partition_responses[0].error_code,
-                Err(_) => ErrorCode::NetworkException,
-            };
-            if code == ErrorCode::None {
-                break;
-            }
-            assert!(Instant::now() < deadline, "produce failed: {code}");
-            producer.client.refresh_metadata().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-/// Polls until `count` records arrived or the deadline passes.
-async fn poll_until(
-    consumer: &mut Consumer,
-    count: usize,
-    within: Duration,
-) -> Vec<ConsumerRecord> {
-    let deadline = Instant::now() + within;
-    let mut out = Vec::new();
-    while out.len() < count {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {count} records arrived",
-            out.len()
-        );
-        out.extend(consumer.poll(Duration::from_millis(200)).await.unwrap());
-    }
-    out
-}
-
-fn value(record: &ConsumerRecord) -> String {
-    String::from_utf8(record.value.clone().unwrap().to_vec()).unwrap()
-}
-
-async fn wait_for(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assign_and_poll_read_in_order_with_keys_and_headers() {
@@ -190,7 +47,7 @@ async fn assign_and_poll_read_in_order_with_keys_and_headers() {
             TopicPartition::new("orders", 1),
         ])
         .unwrap();
-    let records = poll_until(&mut consumer, 80, Duration::from_secs(10)).await;
+    let records = poll_until(&mut consumer, 80, WAIT).await;
     assert_eq!(records.len(), 80);
     for partition in 0..2 {
         let mine: Vec<&ConsumerRecord> = records
@@ -223,16 +80,15 @@ async fn assign_and_poll_read_in_order_with_keys_and_headers() {
             .unwrap(),
         typed.key
     );
-    // Nothing more: a poll returns empty within its timeout.
+    // Nothing more: a poll waits its timeout out and returns empty (it
+    // does not hang: the outer timeout is only a guard).
     let started = Instant::now();
-    assert!(
-        consumer
-            .poll(Duration::from_millis(300))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(started.elapsed() < Duration::from_secs(3));
+    let empty = tokio::time::timeout(WAIT, consumer.poll(Duration::from_millis(300)))
+        .await
+        .expect("an empty poll returns after its timeout")
+        .unwrap();
+    assert!(empty.is_empty(), "{empty:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
     consumer.close(Duration::from_secs(5)).await;
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
@@ -251,22 +107,17 @@ async fn seek_position_pause_resume_and_offset_lookups() {
         .unwrap();
     consumer.assign([tp.clone()]).unwrap();
     assert_eq!(consumer.position(&tp).await.unwrap(), 0);
-    let records = poll_until(&mut consumer, 20, Duration::from_secs(10)).await;
+    let records = poll_until(&mut consumer, 20, WAIT).await;
     assert_eq!(records.last().unwrap().offset, 19);
     assert_eq!(consumer.position(&tp).await.unwrap(), 20);
 
     consumer.seek(&tp, 5).unwrap();
-    let records = poll_until(&mut consumer, 1, Duration::from_secs(10)).await;
+    let records = poll_until(&mut consumer, 1, WAIT).await;
     assert_eq!(
         records[0].offset, 5,
         "records below the seek offset are skipped"
     );
-    poll_until(
-        &mut consumer,
-        20 - 5 - records.len(),
-        Duration::from_secs(10),
-    )
-    .await;
+    poll_until(&mut consumer, 20 - 5 - records.len(), WAIT).await;
 
     consumer.pause(std::slice::from_ref(&tp)).unwrap();
     assert_eq!(consumer.paused(), vec![tp.clone()]);
@@ -279,7 +130,7 @@ async fn seek_position_pause_resume_and_offset_lookups() {
             .is_empty()
     );
     consumer.resume(std::slice::from_ref(&tp)).unwrap();
-    let records = poll_until(&mut consumer, 5, Duration::from_secs(10)).await;
+    let records = poll_until(&mut consumer, 5, WAIT).await;
     assert_eq!(records[0].offset, 20);
 
     consumer
@@ -289,7 +140,7 @@ async fn seek_position_pause_resume_and_offset_lookups() {
     consumer.seek_to_end(std::slice::from_ref(&tp)).unwrap();
     assert_eq!(consumer.position(&tp).await.unwrap(), 25);
 
-    let timeout = Duration::from_secs(5);
+    let timeout = WAIT;
     assert_eq!(
         consumer
             .beginning_offsets(std::slice::from_ref(&tp), timeout)
@@ -346,7 +197,7 @@ async fn reset_policies_latest_earliest_and_none() {
     latest.assign([tp.clone()]).unwrap();
     assert_eq!(latest.position(&tp).await.unwrap(), 10);
     produce(&producer, "reset", 0, 10, 5).await;
-    let records = poll_until(&mut latest, 5, Duration::from_secs(10)).await;
+    let records = poll_until(&mut latest, 5, WAIT).await;
     assert_eq!(records[0].offset, 10);
 
     // earliest, and out-of-range positions reset by the policy.
@@ -355,7 +206,7 @@ async fn reset_policies_latest_earliest_and_none() {
         .unwrap();
     earliest.assign([tp.clone()]).unwrap();
     earliest.seek(&tp, 1_000).unwrap();
-    let records = poll_until(&mut earliest, 1, Duration::from_secs(10)).await;
+    let records = poll_until(&mut earliest, 1, WAIT).await;
     assert_eq!(records[0].offset, 0);
 
     // none: no committed offset is an error, and so is an out-of-range seek.
@@ -374,7 +225,7 @@ async fn reset_policies_latest_earliest_and_none() {
         other => panic!("expected NoOffsetForPartition, got {other:?}"),
     }
     none.seek(&tp, 1_000).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + WAIT;
     loop {
         match none.poll(Duration::from_millis(200)).await {
             Err(Error::OffsetOutOfRange { partition, offset }) => {
@@ -398,7 +249,7 @@ async fn reset_policies_latest_earliest_and_none() {
     .await
     .unwrap();
     resumed.assign([tp.clone()]).unwrap();
-    let records = poll_until(&mut resumed, 1, Duration::from_secs(10)).await;
+    let records = poll_until(&mut resumed, 1, WAIT).await;
     assert_eq!(records[0].offset, 3);
 
     for mut c in [latest, earliest, none, resumed] {
@@ -406,82 +257,6 @@ async fn reset_policies_latest_earliest_and_none() {
     }
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
-}
-
-/// A consumer polling on its own task, as an application would.
-struct Poller {
-    stop: Arc<AtomicBool>,
-    records: Arc<Mutex<Vec<ConsumerRecord>>>,
-    assignment: Arc<Mutex<Vec<TopicPartition>>>,
-    task: tokio::task::JoinHandle<Consumer>,
-}
-
-impl Poller {
-    fn spawn(consumer: Consumer) -> Poller {
-        Poller::spawn_into(consumer, Arc::new(Mutex::new(Vec::new())))
-    }
-
-    fn spawn_into(mut consumer: Consumer, records: Arc<Mutex<Vec<ConsumerRecord>>>) -> Poller {
-        let stop = Arc::new(AtomicBool::new(false));
-        let assignment = Arc::new(Mutex::new(Vec::new()));
-        let (s, r, a) = (stop.clone(), records.clone(), assignment.clone());
-        let task = tokio::spawn(async move {
-            while !s.load(Ordering::Acquire) {
-                let batch = consumer.poll(Duration::from_millis(100)).await.unwrap();
-                r.lock().unwrap().extend(batch);
-                *a.lock().unwrap() = consumer.assignment();
-            }
-            consumer
-        });
-        Poller {
-            stop,
-            records,
-            assignment,
-            task,
-        }
-    }
-
-    fn assignment(&self) -> Vec<TopicPartition> {
-        self.assignment.lock().unwrap().clone()
-    }
-
-    fn seen(&self) -> BTreeSet<(i32, i64)> {
-        self.records
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| (r.partition, r.offset))
-            .collect()
-    }
-
-    async fn stop(self) -> Consumer {
-        self.stop.store(true, Ordering::Release);
-        self.task.await.unwrap()
-    }
-}
-
-fn all_offsets(partitions: i32, per_partition: i64) -> BTreeSet<(i32, i64)> {
-    (0..partitions)
-        .flat_map(|p| (0..per_partition).map(move |o| (p, o)))
-        .collect()
-}
-
-#[derive(Default, Clone)]
-struct Events(Arc<Mutex<Vec<String>>>);
-
-impl RebalanceListener for Events {
-    fn on_partitions_revoked(&mut self, partitions: &[TopicPartition]) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("revoked {}", partitions.len()));
-    }
-    fn on_partitions_assigned(&mut self, partitions: &[TopicPartition]) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("assigned {}", partitions.len()));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,11 +273,9 @@ async fn two_members_split_partitions_and_rebalance_when_one_leaves() {
         .subscribe_with_listener(["split"], Box::new(events.clone()))
         .unwrap();
     let first = Poller::spawn(first);
-    wait_for(
-        "the first member to own all partitions",
-        Duration::from_secs(15),
-        || first.assignment().len() == 4,
-    )
+    wait_for("the first member to own all partitions", WAIT, || {
+        first.assignment().len() == 4
+    })
     .await;
 
     let mut second = Consumer::connect(group_config(&broker, "split-group").build().unwrap())
@@ -510,61 +283,57 @@ async fn two_members_split_partitions_and_rebalance_when_one_leaves() {
         .unwrap();
     second.subscribe(["split"]).unwrap();
     let second = Poller::spawn(second);
-    wait_for(
-        "the members to split the partitions",
-        Duration::from_secs(20),
-        || {
-            let a: BTreeSet<_> = first.assignment().into_iter().collect();
-            let b: BTreeSet<_> = second.assignment().into_iter().collect();
-            a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
-        },
-    )
+    wait_for("the members to split the partitions", WAIT, || {
+        let a: BTreeSet<_> = first.assignment().into_iter().collect();
+        let b: BTreeSet<_> = second.assignment().into_iter().collect();
+        a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
+    })
     .await;
 
+    let mut written = Vec::new();
     for partition in 0..4 {
-        produce(&producer, "split", partition, 0, 25).await;
+        written.extend(produce(&producer, "split", partition, 0, 25).await);
     }
-    wait_for(
-        "every record to be consumed",
-        Duration::from_secs(20),
-        || {
-            let mut seen = first.seen();
-            seen.extend(second.seen());
-            seen == all_offsets(4, 25)
-        },
-    )
+    let expected = Reads::once(&written);
+    wait_for("every record to be consumed", WAIT, || {
+        reads_of(&[&first, &second]).covers(&expected)
+    })
     .await;
-    // Each member read only its own partitions.
+    // Each member read only its own partitions, and each record once.
+    reads_of(&[&first, &second]).assert_exactly(&expected, "records read by the two members");
     let a: BTreeSet<i32> = first.assignment().iter().map(|tp| tp.partition).collect();
-    assert!(first.seen().iter().all(|(p, _)| a.contains(p)));
+    assert!(first.reads().offsets().iter().all(|(p, _)| a.contains(p)));
 
-    // The second leaves: the first takes everything over and reads on.
+    // The second leaves (committing on close): the first takes everything
+    // over and reads on from the commits, re-reading nothing.
+    let second_reads = second.reads();
     let mut second = second.stop().await;
     second.close(Duration::from_secs(5)).await;
-    wait_for(
-        "the first member to own all partitions again",
-        Duration::from_secs(20),
-        || first.assignment().len() == 4,
-    )
+    wait_for("the first member to own all partitions again", WAIT, || {
+        first.assignment().len() == 4
+    })
     .await;
     for partition in 0..4 {
-        produce(&producer, "split", partition, 25, 5).await;
+        written.extend(produce(&producer, "split", partition, 25, 5).await);
     }
-    wait_for(
-        "the new records to be consumed",
-        Duration::from_secs(20),
-        || {
-            let seen = first.seen();
-            (0..4).all(|p| (25..30).all(|o| seen.contains(&(p, o))))
-        },
-    )
+    let expected = Reads::once(&written);
+    let all_reads = || {
+        let mut reads = first.reads();
+        reads.merge(&second_reads);
+        reads
+    };
+    wait_for("the new records to be consumed", WAIT, || {
+        all_reads().covers(&expected)
+    })
     .await;
     let log = events.0.lock().unwrap().clone();
     assert!(log.first().is_some_and(|e| e == "assigned 4"), "{log:?}");
     assert!(log.iter().any(|e| e == "revoked 4"), "{log:?}");
     assert!(log.iter().any(|e| e == "assigned 2"), "{log:?}");
 
-    let mut first = first.stop().await;
+    let (mut first, mut reads) = first.finish().await;
+    reads.merge(&second_reads);
+    reads.assert_exactly(&expected, "records read through the leave");
     first.close(Duration::from_secs(5)).await;
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
@@ -575,8 +344,8 @@ async fn committed_offsets_resume_a_new_member_without_duplicates_or_gaps() {
     let broker = broker(1).await;
     broker.create_topic("resume", 2).unwrap();
     let producer = producer(&broker).await;
-    produce(&producer, "resume", 0, 0, 30).await;
-    produce(&producer, "resume", 1, 30, 30).await;
+    let mut written = produce(&producer, "resume", 0, 0, 30).await;
+    written.extend(produce(&producer, "resume", 1, 30, 30).await);
     let build = || {
         group_config(&broker, "resume-group")
             .enable_auto_commit(false)
@@ -587,7 +356,7 @@ async fn committed_offsets_resume_a_new_member_without_duplicates_or_gaps() {
 
     let mut first = Consumer::connect(build()).await.unwrap();
     first.subscribe(["resume"]).unwrap();
-    let got_first = poll_until(&mut first, 25, Duration::from_secs(15)).await;
+    let got_first = poll_until(&mut first, 25, WAIT).await;
     first.commit().await.unwrap();
     // Explicit offsets of partitions it does not own are refused.
     let foreign = BTreeMap::from([(TopicPartition::new("other", 0), OffsetAndMetadata::new(1))]);
@@ -597,11 +366,11 @@ async fn committed_offsets_resume_a_new_member_without_duplicates_or_gaps() {
     ));
     first.close(Duration::from_secs(5)).await;
 
-    produce(&producer, "resume", 0, 60, 10).await;
+    written.extend(produce(&producer, "resume", 0, 60, 10).await);
     let mut second = Consumer::connect(build()).await.unwrap();
     second.subscribe(["resume"]).unwrap();
     let expected = 70 - got_first.len();
-    let got_second = poll_until(&mut second, expected, Duration::from_secs(15)).await;
+    let got_second = poll_until(&mut second, expected, WAIT).await;
     assert!(
         second
             .poll(Duration::from_millis(300))
@@ -610,18 +379,9 @@ async fn committed_offsets_resume_a_new_member_without_duplicates_or_gaps() {
             .is_empty()
     );
 
-    let mut seen = BTreeSet::new();
-    for record in got_first.iter().chain(got_second.iter()) {
-        assert!(
-            seen.insert((record.partition, record.offset)),
-            "duplicate {}-{}",
-            record.partition,
-            record.offset
-        );
-    }
-    let mut all = all_offsets(2, 30);
-    all.extend((30..40).map(|o| (0, o)));
-    assert_eq!(seen, all, "no gaps");
+    // Every record exactly once: no duplicates, no gaps.
+    Reads::of(got_first.iter().chain(got_second.iter()))
+        .assert_exactly(&Reads::once(&written), "records read by both members");
 
     // commit_async reports its outcome too.
     second.commit_async().unwrap().wait().await.unwrap();
@@ -631,7 +391,7 @@ async fn committed_offsets_resume_a_new_member_without_duplicates_or_gaps() {
                 TopicPartition::new("resume", 0),
                 TopicPartition::new("resume", 1),
             ],
-            Duration::from_secs(5),
+            WAIT,
         )
         .await
         .unwrap();
@@ -674,8 +434,9 @@ async fn auto_commit_on_close() {
     .await
     .unwrap();
     consumer.subscribe(["auto"]).unwrap();
-    poll_until(&mut consumer, 30, Duration::from_secs(15)).await;
-    consumer.close(Duration::from_secs(5)).await;
+    poll_until(&mut consumer, 30, WAIT).await;
+    // Generous: a close that timed out would skip the commit under test.
+    consumer.close(Duration::from_secs(30)).await;
     assert!(matches!(
         consumer.poll(Duration::from_millis(10)).await,
         Err(Error::Closed)
@@ -685,7 +446,7 @@ async fn auto_commit_on_close() {
         .await
         .unwrap();
     let committed = checker
-        .committed(std::slice::from_ref(&tp), Duration::from_secs(5))
+        .committed(std::slice::from_ref(&tp), WAIT)
         .await
         .unwrap();
     assert_eq!(committed[&tp].as_ref().unwrap().offset, 30);
@@ -704,7 +465,7 @@ async fn leader_move_mid_consumption_is_followed() {
         .await
         .unwrap();
     consumer.assign([TopicPartition::new("moving", 0)]).unwrap();
-    let mut records = poll_until(&mut consumer, 40, Duration::from_secs(10)).await;
+    let mut records = poll_until(&mut consumer, 40, WAIT).await;
 
     let (leader, _) = broker.leader_of("moving", 0).unwrap();
     broker.move_leader("moving", 0, (leader + 1) % 3).unwrap();
@@ -717,7 +478,7 @@ async fn leader_move_mid_consumption_is_followed() {
         )
         .times(1),
     );
-    records.extend(poll_until(&mut consumer, 40, Duration::from_secs(15)).await);
+    records.extend(poll_until(&mut consumer, 40, WAIT).await);
     let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, (0..80).collect::<Vec<_>>());
     consumer.close(Duration::from_secs(5)).await;
@@ -729,23 +490,40 @@ async fn leader_move_mid_consumption_is_followed() {
 async fn close_with_the_broker_gone_returns_promptly() {
     let broker = broker(1).await;
     broker.create_topic("gone", 2).unwrap();
-    let mut consumer = Consumer::connect(group_config(&broker, "gone-group").build().unwrap())
-        .await
-        .unwrap();
+    // Requests (the commit and LeaveGroup of close) would retry for two
+    // minutes: a close that waited for them instead of its own timeout
+    // would take that long.
+    let request_timeout = Duration::from_secs(120);
+    let mut consumer = Consumer::connect(
+        group_config(&broker, "gone-group")
+            .request_timeout(request_timeout)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     consumer.subscribe(["gone"]).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + WAIT;
     while consumer.assignment().len() != 2 {
         assert!(Instant::now() < deadline, "never joined");
         consumer.poll(Duration::from_millis(100)).await.unwrap();
     }
     broker.shutdown().await;
     let started = Instant::now();
-    consumer.close(Duration::from_secs(2)).await;
+    let close_timeout = Duration::from_secs(2);
+    consumer.close(close_timeout).await;
+    // The close's own timeout plus a generous margin for a loaded machine,
+    // still far below the request timeout it must not wait for.
     assert!(
-        started.elapsed() < Duration::from_secs(4),
+        started.elapsed() < close_timeout + Duration::from_secs(28),
         "close took {:?}",
         started.elapsed()
     );
+    assert!(close_timeout + Duration::from_secs(28) < request_timeout);
+    assert!(matches!(
+        consumer.poll(Duration::from_millis(10)).await,
+        Err(Error::Closed)
+    ));
     // Drop of a consumer that was never closed does not block either.
     let broker = ferrokafka_broker::Broker::builder().start().await.unwrap();
     let dropped = Consumer::connect(group_config(&broker, "g").build().unwrap())
@@ -762,9 +540,12 @@ async fn a_member_that_stops_polling_leaves_and_cannot_commit_until_it_rejoins()
     let producer = producer(&broker).await;
     produce(&producer, "slow", 0, 0, 10).await;
     let events = Events::default();
+    // Long enough that a loaded machine's gaps between polls stay well
+    // under it, so the member leaves only when the test stops polling.
+    let max_poll_interval = Duration::from_secs(5);
     let mut consumer = Consumer::connect(
         group_config(&broker, "slow-group")
-            .max_poll_interval(Duration::from_millis(1_000))
+            .max_poll_interval(max_poll_interval)
             .enable_auto_commit(false)
             .build()
             .unwrap(),
@@ -774,17 +555,22 @@ async fn a_member_that_stops_polling_leaves_and_cannot_commit_until_it_rejoins()
     consumer
         .subscribe_with_listener(["slow"], Box::new(events.clone()))
         .unwrap();
-    poll_until(&mut consumer, 10, Duration::from_secs(15)).await;
+    poll_until(&mut consumer, 10, WAIT).await;
     let (member, generation) = consumer.group_member().unwrap();
     assert!(!member.is_empty() && generation >= 0);
 
     // Processing takes longer than max.poll.interval.ms: the heartbeat task
     // leaves the group.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while consumer.group_member().unwrap().1 >= 0 {
-        assert!(Instant::now() < deadline, "never left the group");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let stopped_polling = Instant::now();
+    wait_for("the member to leave the group", WAIT, || {
+        consumer.group_member().unwrap().1 < 0
+    })
+    .await;
+    assert!(
+        stopped_polling.elapsed() >= max_poll_interval - Duration::from_millis(500),
+        "left after {:?}, before max.poll.interval.ms",
+        stopped_polling.elapsed()
+    );
     // Its partitions are no longer its own: the commit is refused, not applied.
     assert!(matches!(
         consumer.commit().await,
@@ -792,26 +578,35 @@ async fn a_member_that_stops_polling_leaves_and_cannot_commit_until_it_rejoins()
     ));
     let tp = TopicPartition::new("slow", 0);
     let committed = consumer
-        .committed(std::slice::from_ref(&tp), Duration::from_secs(5))
+        .committed(std::slice::from_ref(&tp), WAIT)
         .await
         .unwrap();
     assert_eq!(committed[&tp], None);
 
     // The next poll rejoins (partitions lost, then assigned again) and reads on.
     produce(&producer, "slow", 0, 10, 5).await;
-    let records = poll_until(&mut consumer, 5, Duration::from_secs(15)).await;
+    let records = poll_until(&mut consumer, 5, WAIT).await;
     assert_eq!(
         records[0].offset, 0,
         "nothing was committed, so it starts over"
     );
     assert!(consumer.group_member().unwrap().1 >= 0);
-    let log = events.0.lock().unwrap().clone();
+    let log = events.log();
+    // The partition was lost (not revoked: its offsets could no longer be
+    // committed), then assigned again. A slow machine may add rebalances;
+    // the order is what this test is about.
     assert_eq!(
-        log.iter().filter(|e| *e == "assigned 1").count(),
-        2,
+        log.first().map(String::as_str),
+        Some("assigned 1"),
         "{log:?}"
     );
-    assert!(log.iter().any(|e| e == "revoked 1"), "{log:?}");
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("assigned 1"),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|e| e == "lost 1"), "{log:?}");
+    assert!(!log.iter().any(|e| e.starts_with("revoked")), "{log:?}");
     consumer.close(Duration::from_secs(5)).await;
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
@@ -831,31 +626,31 @@ async fn a_crashed_member_is_replaced_after_the_session_timeout() {
     let mut survivor = Consumer::connect(build()).await.unwrap();
     survivor.subscribe(["crash"]).unwrap();
     let survivor = Poller::spawn(survivor);
-    wait_for("the survivor to join", Duration::from_secs(15), || {
+    wait_for("the survivor to join", WAIT, || {
         survivor.assignment().len() == 2
     })
     .await;
     let mut crashing = Consumer::connect(build()).await.unwrap();
     crashing.subscribe(["crash"]).unwrap();
     let crashing = Poller::spawn(crashing);
-    wait_for("the split", Duration::from_secs(20), || {
+    wait_for("the split", WAIT, || {
         survivor.assignment().len() == 1 && crashing.assignment().len() == 1
     })
     .await;
     // Crash: stop polling and drop without close (no LeaveGroup).
-    let crashed = crashing.stop().await;
+    let (crashed, crashed_reads) = crashing.finish().await;
     drop(crashed);
-    wait_for("the survivor to take over", Duration::from_secs(20), || {
+    wait_for("the survivor to take over", WAIT, || {
         survivor.assignment().len() == 2
     })
     .await;
-    produce(&producer, "crash", 0, 0, 5).await;
-    produce(&producer, "crash", 1, 5, 5).await;
-    wait_for("every record", Duration::from_secs(15), || {
-        survivor.seen() == all_offsets(2, 5)
-    })
-    .await;
-    let mut survivor = survivor.stop().await;
+    let mut written = produce(&producer, "crash", 0, 0, 5).await;
+    written.extend(produce(&producer, "crash", 1, 5, 5).await);
+    let expected = Reads::once(&written);
+    wait_for("every record", WAIT, || survivor.reads().covers(&expected)).await;
+    assert_eq!(crashed_reads, Reads::default());
+    let (mut survivor, reads) = survivor.finish().await;
+    reads.assert_exactly(&expected, "records read by the survivor");
     survivor.close(Duration::from_secs(5)).await;
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
@@ -873,7 +668,7 @@ async fn the_record_stream_yields_records_one_at_a_time() {
     consumer.assign([TopicPartition::new("stream", 0)]).unwrap();
     let mut stream = consumer.stream(Duration::from_millis(100));
     for expected in 0..12 {
-        let record = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        let record = tokio::time::timeout(WAIT, stream.next())
             .await
             .unwrap()
             .unwrap()
@@ -887,7 +682,7 @@ async fn the_record_stream_yields_records_one_at_a_time() {
     let mut stream = consumer.into_stream(Duration::from_millis(100));
     for expected in 10..12 {
         let record = tokio::time::timeout(
-            Duration::from_secs(10),
+            WAIT,
             std::future::poll_fn(|cx| {
                 futures_core::Stream::poll_next(std::pin::Pin::new(&mut stream), cx)
             }),
@@ -913,28 +708,35 @@ async fn a_topic_created_later_is_read_once_it_exists() {
         .start()
         .await
         .unwrap();
-    let mut consumer = Consumer::connect(config(&broker).build().unwrap())
-        .await
-        .unwrap();
+    // Resolving the missing topic's position could retry for two minutes:
+    // a poll that waited for that instead of its own timeout would take
+    // that long.
+    let request_timeout = Duration::from_secs(120);
+    let mut consumer = Consumer::connect(
+        config(&broker)
+            .request_timeout(request_timeout)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     let tp = TopicPartition::new("later", 0);
     consumer.assign([tp.clone()]).unwrap();
     let started = Instant::now();
+    let poll_timeout = Duration::from_millis(300);
+    let records = consumer.poll(poll_timeout).await.unwrap();
+    assert!(records.is_empty(), "{records:?}");
+    // Its own timeout plus a generous margin for a loaded machine, far
+    // below the request timeout.
     assert!(
-        consumer
-            .poll(Duration::from_millis(300))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < poll_timeout + Duration::from_secs(30),
         "poll took {:?}",
         started.elapsed()
     );
     broker.create_topic("later", 1).unwrap();
     let producer = producer(&broker).await;
     produce(&producer, "later", 0, 0, 3).await;
-    let records = poll_until(&mut consumer, 3, Duration::from_secs(15)).await;
+    let records = poll_until(&mut consumer, 3, WAIT).await;
     assert_eq!(records[0].offset, 0);
     consumer.close(Duration::from_secs(5)).await;
     producer.close(Duration::from_secs(5)).await;
@@ -970,7 +772,7 @@ async fn group_and_commit_requests_survive_coordinator_errors() {
     .await
     .unwrap();
     consumer.subscribe(["faulty"]).unwrap();
-    poll_until(&mut consumer, 10, Duration::from_secs(15)).await;
+    poll_until(&mut consumer, 10, WAIT).await;
     broker.inject_fault(
         FaultRule::new(
             ApiKey::OffsetCommit,
@@ -992,7 +794,7 @@ async fn group_and_commit_requests_survive_coordinator_errors() {
     ));
     let tp = TopicPartition::new("faulty", 0);
     let committed = consumer
-        .committed(std::slice::from_ref(&tp), Duration::from_secs(5))
+        .committed(std::slice::from_ref(&tp), WAIT)
         .await
         .unwrap();
     assert_eq!(committed[&tp].as_ref().unwrap().offset, 10);
@@ -1028,8 +830,8 @@ async fn a_listener_commits_processed_offsets_before_the_revoke() {
     let broker = broker(1).await;
     broker.create_topic("handover", 2).unwrap();
     let producer = producer(&broker).await;
-    produce(&producer, "handover", 0, 0, 10).await;
-    produce(&producer, "handover", 1, 10, 10).await;
+    let mut written = produce(&producer, "handover", 0, 0, 10).await;
+    written.extend(produce(&producer, "handover", 1, 10, 10).await);
     let build = || {
         group_config(&broker, "handover-group")
             .enable_auto_commit(false)
@@ -1045,37 +847,38 @@ async fn a_listener_commits_processed_offsets_before_the_revoke() {
         )
         .unwrap();
     let first = Poller::spawn_into(first, processed.clone());
-    wait_for(
-        "the first member to read everything",
-        Duration::from_secs(15),
-        || first.seen() == all_offsets(2, 10),
-    )
+    let expected = Reads::once(&written);
+    wait_for("the first member to read everything", WAIT, || {
+        first.reads().covers(&expected)
+    })
     .await;
     let mut second = Consumer::connect(build()).await.unwrap();
     second.subscribe(["handover"]).unwrap();
     let second = Poller::spawn(second);
-    wait_for("the split", Duration::from_secs(20), || {
+    wait_for("the split", WAIT, || {
         first.assignment().len() == 1 && second.assignment().len() == 1
     })
     .await;
-    // The second member starts where the first one's processing ended.
-    produce(&producer, "handover", 0, 20, 2).await;
-    produce(&producer, "handover", 1, 22, 2).await;
-    wait_for("the new records", Duration::from_secs(15), || {
-        let mut seen = first.seen();
-        seen.extend(second.seen());
-        seen == all_offsets(2, 12)
+    // The second member starts where the first one's processing ended, and
+    // the first, given one partition back, where its own ended: nothing is
+    // read twice although nothing was committed but by the listener.
+    written.extend(produce(&producer, "handover", 0, 20, 2).await);
+    written.extend(produce(&producer, "handover", 1, 22, 2).await);
+    let expected = Reads::once(&written);
+    wait_for("the new records", WAIT, || {
+        reads_of(&[&first, &second]).covers(&expected)
     })
     .await;
-    assert!(
-        second.seen().iter().all(|(_, o)| *o >= 10),
-        "re-read processed records: {:?}",
-        second.seen()
-    );
-    let mut second = second.stop().await;
+    let (mut second, second_reads) = second.finish().await;
     second.close(Duration::from_secs(5)).await;
-    let mut first = first.stop().await;
+    let (mut first, mut reads) = first.finish().await;
     first.close(Duration::from_secs(5)).await;
+    assert!(
+        second_reads.offsets().iter().all(|(_, o)| *o >= 10),
+        "re-read processed records: {second_reads:?}"
+    );
+    reads.merge(&second_reads);
+    reads.assert_exactly(&expected, "records read through the hand-over");
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
@@ -1096,7 +899,7 @@ async fn a_pattern_subscription_picks_up_new_matching_topics() {
     .await
     .unwrap();
     consumer.subscribe_pattern("metrics-.*").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + WAIT;
     while consumer.assignment().len() != 3 {
         assert!(Instant::now() < deadline, "{:?}", consumer.assignment());
         consumer.poll(Duration::from_millis(100)).await.unwrap();
@@ -1108,7 +911,7 @@ async fn a_pattern_subscription_picks_up_new_matching_topics() {
             .all(|tp| tp.topic.starts_with("metrics-"))
     );
     broker.create_topic("metrics-c", 1).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + WAIT;
     while consumer.assignment().len() != 4 {
         assert!(Instant::now() < deadline, "{:?}", consumer.assignment());
         consumer.poll(Duration::from_millis(100)).await.unwrap();
@@ -1117,7 +920,20 @@ async fn a_pattern_subscription_picks_up_new_matching_topics() {
         consumer.subscription(),
         vec!["metrics-a", "metrics-b", "metrics-c"]
     );
-    assert!(consumer.subscribe_pattern("(").is_err());
+    match consumer.subscribe_pattern("(") {
+        Err(Error::Client(ferrokafka_client::Error::Config(message))) => {
+            assert!(
+                message.contains("invalid subscription pattern"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    // The refused pattern left the subscription as it was.
+    assert_eq!(
+        consumer.subscription(),
+        vec!["metrics-a", "metrics-b", "metrics-c"]
+    );
     consumer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
@@ -1136,7 +952,7 @@ async fn a_static_member_comes_back_to_its_partitions() {
     };
     let mut first = Consumer::connect(build()).await.unwrap();
     first.subscribe(["static"]).unwrap();
-    poll_until(&mut first, 4, Duration::from_secs(15)).await;
+    poll_until(&mut first, 4, WAIT).await;
     assert_eq!(first.assignment().len(), 2);
     // Close commits but sends no LeaveGroup: the place stays reserved.
     first.close(Duration::from_secs(5)).await;
@@ -1144,7 +960,7 @@ async fn a_static_member_comes_back_to_its_partitions() {
     produce(&producer, "static", 1, 4, 3).await;
     let mut again = Consumer::connect(build()).await.unwrap();
     again.subscribe(["static"]).unwrap();
-    let records = poll_until(&mut again, 3, Duration::from_secs(15)).await;
+    let records = poll_until(&mut again, 3, WAIT).await;
     assert!(
         records.iter().all(|r| r.partition == 1),
         "resumed after the commit"
@@ -1166,24 +982,17 @@ async fn three_members_on_six_partitions_lose_nothing_through_join_leave_and_cra
             .build()
             .unwrap()
     };
-    let seen_by_all = |pollers: &[&Poller]| {
-        let mut seen = BTreeSet::new();
-        for p in pollers {
-            seen.extend(p.seen());
-        }
-        seen
-    };
     // Each round writes 5 records to every partition.
-    let count = 5i64;
+    let count = 5;
+    let mut written = Vec::new();
 
     let a = {
         let mut c = Consumer::connect(build()).await.unwrap();
         c.subscribe(["six"]).unwrap();
         Poller::spawn(c)
     };
-    let from = 0i64;
     for p in 0..6 {
-        produce(&producer, "six", p, from as usize, count as usize).await;
+        written.extend(produce(&producer, "six", p, 0, count).await);
     }
     // Join: b and c arrive while records flow.
     let b = {
@@ -1196,62 +1005,65 @@ async fn three_members_on_six_partitions_lose_nothing_through_join_leave_and_cra
         c.subscribe(["six"]).unwrap();
         Poller::spawn(c)
     };
-    wait_for(
-        "three members with two partitions each",
-        Duration::from_secs(30),
-        || [&a, &b, &c].iter().all(|p| p.assignment().len() == 2),
-    )
+    wait_for("three members with two partitions each", WAIT, || {
+        [&a, &b, &c].iter().all(|p| p.assignment().len() == 2)
+    })
     .await;
-    let from = 5i64;
-    let per_partition = from + count;
     for p in 0..6 {
-        produce(&producer, "six", p, from as usize, count as usize).await;
+        written.extend(produce(&producer, "six", p, 5, count).await);
     }
-    wait_for("every record so far", Duration::from_secs(20), || {
-        seen_by_all(&[&a, &b, &c]) == all_offsets(6, per_partition)
+    let expected = Reads::once(&written);
+    wait_for("every record so far", WAIT, || {
+        reads_of(&[&a, &b, &c]).covers(&expected)
     })
     .await;
 
-    // Leave: b closes cleanly.
-    let b_seen = b.seen();
-    let mut b_consumer = b.stop().await;
+    // Leave: b closes cleanly (committing what it read).
+    let (mut b_consumer, b_reads) = b.finish().await;
     b_consumer.close(Duration::from_secs(5)).await;
-    wait_for(
-        "two members with three partitions each",
-        Duration::from_secs(30),
-        || a.assignment().len() == 3 && c.assignment().len() == 3,
-    )
-    .await;
-    let from = 10i64;
-    let per_partition = from + count;
-    for p in 0..6 {
-        produce(&producer, "six", p, from as usize, count as usize).await;
-    }
-    // Crash: c stops polling and is dropped without leaving.
-    wait_for("the new records", Duration::from_secs(20), || {
-        let mut seen = seen_by_all(&[&a, &c]);
-        seen.extend(b_seen.iter().copied());
-        seen == all_offsets(6, per_partition)
+    wait_for("two members with three partitions each", WAIT, || {
+        a.assignment().len() == 3 && c.assignment().len() == 3
     })
     .await;
-    drop(c.stop().await);
-    wait_for(
-        "the survivor to own all six",
-        Duration::from_secs(30),
-        || a.assignment().len() == 6,
-    )
-    .await;
-    let from = 15i64;
     for p in 0..6 {
-        produce(&producer, "six", p, from as usize, count as usize).await;
+        written.extend(produce(&producer, "six", p, 10, count).await);
     }
-    wait_for("the last records", Duration::from_secs(20), || {
-        let seen = a.seen();
-        (0..6).all(|p| (from..from + count).all(|o| seen.contains(&(p, o))))
+    let expected = Reads::once(&written);
+    wait_for("the new records", WAIT, || {
+        let mut reads = reads_of(&[&a, &c]);
+        reads.merge(&b_reads);
+        reads.covers(&expected)
     })
     .await;
-    let mut a = a.stop().await;
+    // Crash: c stops polling and is dropped without leaving. What it read
+    // after its last auto-commit is read again by its successor, and only
+    // that.
+    let mut windows = common::Windows::new();
+    let (c_consumer, c_reads) = c.finish().await;
+    common::crash(c_consumer, &mut windows).await;
+    wait_for("the survivor to own all six", WAIT, || {
+        a.assignment().len() == 6
+    })
+    .await;
+    for p in 0..6 {
+        written.extend(produce(&producer, "six", p, 15, count).await);
+    }
+    let expected = Reads::once(&written);
+    wait_for("the last records", WAIT, || {
+        let mut reads = a.reads();
+        reads.merge(&b_reads);
+        reads.merge(&c_reads);
+        reads.covers(&expected)
+    })
+    .await;
+    let (mut a, mut reads) = a.finish().await;
     a.close(Duration::from_secs(5)).await;
+    reads.merge(&b_reads);
+    reads.merge(&c_reads);
+    reads.assert_exactly(
+        &common::expected_reads(&written, &windows),
+        &format!("records read through join, leave and crash (crash windows {windows:?})"),
+    );
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
@@ -1275,28 +1087,28 @@ async fn cooperative_sticky_keeps_unaffected_partitions_through_a_rebalance() {
         .subscribe_with_listener(["coop"], Box::new(events.clone()))
         .unwrap();
     let first = Poller::spawn(first);
-    wait_for(
-        "the first member to own all four",
-        Duration::from_secs(15),
-        || first.assignment().len() == 4,
-    )
+    wait_for("the first member to own all four", WAIT, || {
+        first.assignment().len() == 4
+    })
     .await;
+    let mut written = Vec::new();
     for p in 0..4 {
-        produce(&producer, "coop", p, 0, 5).await;
+        written.extend(produce(&producer, "coop", p, 0, 5).await);
     }
-    wait_for("the first records", Duration::from_secs(15), || {
-        first.seen() == all_offsets(4, 5)
+    let expected = Reads::once(&written);
+    wait_for("the first records", WAIT, || {
+        first.reads().covers(&expected)
     })
     .await;
 
     let mut second = Consumer::connect(build()).await.unwrap();
     second.subscribe(["coop"]).unwrap();
     let second = Poller::spawn(second);
-    wait_for("the incremental split", Duration::from_secs(30), || {
+    wait_for("the incremental split", WAIT, || {
         first.assignment().len() == 2 && second.assignment().len() == 2
     })
     .await;
-    let log = events.0.lock().unwrap().clone();
+    let log = events.log();
     // Only the two partitions that moved were revoked; nothing was revoked
     // wholesale, and no partition was owned twice.
     assert!(log.iter().any(|e| e == "revoked 2"), "{log:?}");
@@ -1305,25 +1117,25 @@ async fn cooperative_sticky_keeps_unaffected_partitions_through_a_rebalance() {
     let b: BTreeSet<_> = second.assignment().into_iter().collect();
     assert!(a.is_disjoint(&b));
     for p in 0..4 {
-        produce(&producer, "coop", p, 5, 5).await;
+        written.extend(produce(&producer, "coop", p, 5, 5).await);
     }
-    wait_for("every record", Duration::from_secs(20), || {
-        let mut seen = first.seen();
-        seen.extend(second.seen());
-        seen == all_offsets(4, 10)
+    let expected = Reads::once(&written);
+    wait_for("every record", WAIT, || {
+        reads_of(&[&first, &second]).covers(&expected)
     })
     .await;
+    let (mut second, second_reads) = second.finish().await;
+    second.close(Duration::from_secs(5)).await;
+    let (mut first, mut reads) = first.finish().await;
+    first.close(Duration::from_secs(5)).await;
     // Committed positions (auto-commit before the revoke) mean the second
     // member did not re-read what the first had handed out.
     assert!(
-        second.seen().iter().all(|(_, o)| *o >= 5),
-        "{:?}",
-        second.seen()
+        second_reads.offsets().iter().all(|(_, o)| *o >= 5),
+        "{second_reads:?}"
     );
-    let mut second = second.stop().await;
-    second.close(Duration::from_secs(5)).await;
-    let mut first = first.stop().await;
-    first.close(Duration::from_secs(5)).await;
+    reads.merge(&second_reads);
+    reads.assert_exactly(&expected, "records read through the cooperative rebalance");
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
@@ -1375,7 +1187,7 @@ async fn eager_sticky_keeps_partitions_through_join_and_leave() {
     // partitions with the given sizes, and returns their shares.
     async fn settled(members: &[&Member], sizes: &[usize]) -> Vec<BTreeSet<i32>> {
         let mut shares = Vec::new();
-        wait_for("a settled generation", Duration::from_secs(30), || {
+        wait_for("a settled generation", WAIT, || {
             let views: Vec<_> = members.iter().map(|m| m.view()).collect();
             let generation = views[0].0;
             let all: BTreeSet<i32> = views.iter().flat_map(|v| v.1.iter().copied()).collect();
@@ -1424,17 +1236,41 @@ async fn eager_sticky_keeps_partitions_through_join_and_leave() {
     broker.shutdown().await;
 }
 
+/// The Fetch requests for `topic`-`partition` at `offset` the broker has
+/// received since it started recording.
+fn fetches_at(broker: &BrokerHandle, topic: &str, partition: i32, offset: i64) -> usize {
+    broker
+        .requests_seen()
+        .iter()
+        .filter(|seen| match &seen.request {
+            RequestKind::Fetch(fetch) => fetch.topics.iter().any(|t| {
+                (t.topic == topic || t.topic.is_empty())
+                    && t.partitions
+                        .iter()
+                        .any(|p| p.partition == partition && p.fetch_offset == offset)
+            }),
+            _ => false,
+        })
+        .count()
+}
+
 /// A fetch waiting on the broker returns as soon as records arrive: with
-/// `fetch.max.wait.ms` at 20 s, each of records trickling in one by one
-/// reaches `poll` long before that.
+/// `fetch.max.wait.ms` at 10 minutes, each of the records trickling in one
+/// by one is written only once the fetch for it waits on the broker, and
+/// reaches `poll` in the answer to that very fetch (no second fetch at its
+/// offset, which is what an expired wait would lead to), long before the
+/// wait could have expired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_fetch_returns_as_soon_as_records_arrive() {
     let broker = broker(1).await;
     broker.create_topic("trickle", 1).unwrap();
+    broker.record_requests(true);
     let producer = producer(&broker).await;
+    let fetch_max_wait = Duration::from_secs(600);
     let mut consumer = Consumer::connect(
         config(&broker)
-            .fetch_max_wait(Duration::from_secs(20))
+            .fetch_max_wait(fetch_max_wait)
+            .request_timeout(fetch_max_wait + Duration::from_secs(60))
             .build()
             .unwrap(),
     )
@@ -1444,23 +1280,34 @@ async fn a_waiting_fetch_returns_as_soon_as_records_arrive() {
         .assign([TopicPartition::new("trickle", 0)])
         .unwrap();
     for i in 0..5 {
-        let started = Instant::now();
+        let offset = i as i64;
         let writer = async {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Only once the fetch for this offset waits on the broker.
+            wait_for("the fetch to wait on the broker", WAIT, || {
+                fetches_at(&broker, "trickle", 0, offset) > 0
+            })
+            .await;
             produce(&producer, "trickle", 0, i, 1).await;
         };
         let (_, records) = tokio::join!(writer, async {
+            // A poll's own fetch waits at most the poll's timeout, so one
+            // long poll; an unwoken fetch would not answer within it.
+            let started = Instant::now();
             let mut got = Vec::new();
-            while got.is_empty() && started.elapsed() < Duration::from_secs(15) {
-                got = consumer.poll(Duration::from_secs(15)).await.unwrap();
+            while got.is_empty() && started.elapsed() < WAIT {
+                got = consumer.poll(WAIT).await.unwrap();
             }
             got
         });
-        assert_eq!(records.len(), 1, "record {i}");
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "record {i} waited {:?}: the fetch was not woken by the append",
-            started.elapsed()
+        assert_eq!(
+            records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            vec![offset],
+            "record {i}: the waiting fetch was not woken by the append"
+        );
+        assert_eq!(
+            fetches_at(&broker, "trickle", 0, offset),
+            1,
+            "record {i} came in the answer to a later fetch, not the waiting one"
         );
     }
     consumer.close(Duration::from_secs(1)).await;
@@ -1477,30 +1324,36 @@ async fn a_commit_does_not_wait_behind_a_long_polling_fetch() {
     broker.create_topic("long-poll", 1).unwrap();
     let producer = producer(&broker).await;
     produce(&producer, "long-poll", 0, 0, 1).await;
+    broker.record_requests(true);
+    let fetch_max_wait = Duration::from_secs(600);
     let mut consumer = Consumer::connect(
         group_config(&broker, "long-poll-group")
             .enable_auto_commit(false)
-            .fetch_max_wait(Duration::from_secs(30))
+            .fetch_max_wait(fetch_max_wait)
+            .request_timeout(fetch_max_wait + Duration::from_secs(60))
             .build()
             .unwrap(),
     )
     .await
     .unwrap();
     consumer.subscribe(["long-poll"]).unwrap();
-    let records = poll_until(&mut consumer, 1, Duration::from_secs(20)).await;
+    let records = poll_until(&mut consumer, 1, WAIT).await;
     assert_eq!(records.len(), 1);
     // Handing out the record started the next fetch, which now waits up to
-    // 30 s on the broker for data that does not come.
-    let started = Instant::now();
-    consumer.commit().await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "the commit waited {:?} behind the fetch",
-        started.elapsed()
-    );
+    // 10 minutes on the broker for data that does not come.
+    wait_for("the next fetch to wait on the broker", WAIT, || {
+        fetches_at(&broker, "long-poll", 0, 1) == 1
+    })
+    .await;
+    // Queued behind that fetch, the commit would take 10 minutes; on its
+    // own connection it takes a round trip.
+    tokio::time::timeout(WAIT, consumer.commit())
+        .await
+        .expect("the commit waited behind the fetch")
+        .unwrap();
     let tp = TopicPartition::new("long-poll", 0);
     let committed = consumer
-        .committed(std::slice::from_ref(&tp), Duration::from_secs(10))
+        .committed(std::slice::from_ref(&tp), WAIT)
         .await
         .unwrap();
     assert_eq!(committed[&tp].as_ref().map(|o| o.offset), Some(1));
@@ -1516,7 +1369,7 @@ async fn commit_failures_during_a_rebalance_do_not_stall_fetching() {
     let broker = broker(1).await;
     broker.create_topic("busy", 1).unwrap();
     let producer = producer(&broker).await;
-    produce(&producer, "busy", 0, 0, 10).await;
+    let mut written = produce(&producer, "busy", 0, 0, 10).await;
     let mut consumer = Consumer::connect(
         group_config(&broker, "busy-group")
             .enable_auto_commit(false)
@@ -1526,7 +1379,7 @@ async fn commit_failures_during_a_rebalance_do_not_stall_fetching() {
     .await
     .unwrap();
     consumer.subscribe(["busy"]).unwrap();
-    poll_until(&mut consumer, 10, Duration::from_secs(15)).await;
+    let first_reads = poll_until(&mut consumer, 10, WAIT).await;
     broker.inject_fault(
         FaultRule::new(
             ApiKey::OffsetCommit,
@@ -1534,26 +1387,42 @@ async fn commit_failures_during_a_rebalance_do_not_stall_fetching() {
         )
         .times(2),
     );
+    // Both commits meet REBALANCE_IN_PROGRESS and are refused, not retried.
     let failed_sync = consumer.commit().await;
-    let failed_async = consumer.commit_async().unwrap();
+    assert!(
+        matches!(failed_sync, Err(Error::CommitFailed(_))),
+        "{failed_sync:?}"
+    );
+    let failed_async = consumer.commit_async().unwrap().wait().await;
+    assert!(
+        matches!(failed_async, Err(Error::CommitFailed(_))),
+        "{failed_async:?}"
+    );
     // Records keep coming while the commits fail. REBALANCE_IN_PROGRESS
-    // makes the member rejoin (as in Java); its uncommitted records may be
-    // read again, the new ones must arrive.
-    produce(&producer, "busy", 0, 10, 10).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut seen = BTreeSet::new();
-    while !(10..20).all(|o| seen.contains(&o)) {
-        assert!(Instant::now() < deadline, "fetching stalled: {seen:?}");
-        for record in consumer.poll(Duration::from_millis(200)).await.unwrap() {
-            seen.insert(record.offset);
-        }
+    // makes the member rejoin (as in Java): nothing was committed, so it
+    // reads its records again from the start, then the new ones.
+    written.extend(produce(&producer, "busy", 0, 10, 10).await);
+    let deadline = Instant::now() + WAIT;
+    let mut records = first_reads;
+    let expected_offsets: BTreeSet<i64> = (10..20).collect();
+    while !expected_offsets.is_subset(&records.iter().map(|r| r.offset).collect()) {
+        assert!(
+            Instant::now() < deadline,
+            "fetching stalled: {:?}",
+            Reads::of(&records)
+        );
+        records.extend(consumer.poll(Duration::from_millis(200)).await.unwrap());
     }
-    let outcomes = [failed_sync.is_err(), failed_async.wait().await.is_err()];
-    assert!(outcomes.iter().any(|failed| *failed), "{outcomes:?}");
+    // Re-read: exactly the records after the last commit (none), once.
+    let windows = common::Windows::from([(0, vec![(0, 10)])]);
+    Reads::of(&records).assert_exactly(
+        &common::expected_reads(&written, &windows),
+        "records read through the failed commits",
+    );
     consumer.commit().await.unwrap();
     let tp = TopicPartition::new("busy", 0);
     let committed = consumer
-        .committed(std::slice::from_ref(&tp), Duration::from_secs(5))
+        .committed(std::slice::from_ref(&tp), WAIT)
         .await
         .unwrap();
     assert_eq!(committed[&tp].as_ref().map(|o| o.offset), Some(20));
