@@ -5,8 +5,12 @@
 //!   protocol codecs to `kafka-protocol/src/generated/`. With `--check` it
 //!   writes nothing and fails if the committed code differs from what the
 //!   specs produce.
+//! - `kafka start|stop|kill|start-node|status`: a real Apache Kafka on demand
+//!   (fetched from Maven Central into a cache, run as local JVMs); see
+//!   [`kafka`].
 
 mod codegen;
+mod kafka;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,13 +25,17 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("kafka") => kafka::run(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask codegen [--specs DIR] [--out DIR] [--check]\n\n\
+                "usage: cargo xtask codegen [--specs DIR] [--out DIR] [--check]\n\
+                 \x20      cargo xtask kafka start|stop|kill|start-node|status ...\n\n\
                  codegen  write kafka-protocol/src/generated/ from Kafka's JSON message specs\n\
                  \x20 --specs DIR  spec folder (default: ../shared/kafka-message-specs)\n\
                  \x20 --out DIR    output folder (default: kafka-protocol/src/generated)\n\
-                 \x20 --check      write nothing; fail if the committed code is stale"
+                 \x20 --check      write nothing; fail if the committed code is stale\n\n\
+                 {}",
+                kafka::USAGE
             );
             ExitCode::FAILURE
         }
