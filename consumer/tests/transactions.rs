@@ -3,7 +3,9 @@
 //! see committed records only (and wait at an open transaction),
 //! read_uncommitted ones see everything, offsets sent in a transaction are
 //! committed with it, a second instance fences the first, and the
-//! transactional API refuses calls made in the wrong state.
+//! transactional API refuses calls made in the wrong state. Reads end at
+//! a sentinel written after the records under test (see `txn_support`),
+//! never after a quiet spell. Faults: `transactions_faults.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,87 +13,22 @@
     clippy::indexing_slicing
 )]
 
+mod txn_support;
+
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use ferrokafka_broker::{Broker, BrokerHandle};
 use ferrokafka_consumer::{Consumer, ConsumerConfig, IsolationLevel, OffsetReset, TopicPartition};
 use ferrokafka_producer::{
     ConsumerGroupMetadata, Error as ProducerError, Producer, ProducerConfig, ProducerRecord,
 };
-
-async fn broker() -> BrokerHandle {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    Broker::builder().start().await.unwrap()
-}
-
-async fn transactional(broker: &BrokerHandle, id: &str, linger: Duration) -> Producer {
-    let config = ProducerConfig::builder()
-        .bootstrap_servers(broker.bootstrap_servers().split(','))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .transactional_id(id)
-        .linger(linger)
-        .max_block(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    Producer::connect(config).await.unwrap()
-}
-
-async fn reader(broker: &BrokerHandle, isolation: IsolationLevel) -> Consumer {
-    let config = ConsumerConfig::builder()
-        .bootstrap_servers(broker.bootstrap_servers().split(','))
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
-        .fetch_max_wait(Duration::from_millis(50))
-        .auto_offset_reset(OffsetReset::Earliest)
-        .isolation_level(isolation)
-        .build()
-        .unwrap();
-    Consumer::connect(config).await.unwrap()
-}
+use ferrokafka_protocol::ErrorCode;
+use txn_support::*;
 
 /// Sends `values` (round-robin over `partitions`) inside the open
 /// transaction and waits until each is written.
 async fn send_all(producer: &Producer, topic: &str, partitions: i32, values: &[String]) {
-    let mut deliveries = Vec::new();
-    for (i, value) in values.iter().enumerate() {
-        let record = ProducerRecord::new(topic)
-            .partition(i as i32 % partitions)
-            .value(value.clone());
-        deliveries.push(producer.send(record).await.unwrap());
-    }
-    producer.flush().await;
-    for delivery in deliveries {
-        delivery.await.unwrap();
-    }
-}
-
-fn values(prefix: &str, count: usize) -> Vec<String> {
-    (0..count).map(|i| format!("{prefix}{i}")).collect()
-}
-
-/// Polls `consumer` until `until` says the values seen are enough, or the
-/// deadline; returns the values in the order polled.
-async fn poll_values(
-    consumer: &mut Consumer,
-    deadline: Duration,
-    until: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    let end = Instant::now() + deadline;
-    let mut seen = Vec::new();
-    while Instant::now() < end && !until(&seen) {
-        for record in consumer.poll(Duration::from_millis(100)).await.unwrap() {
-            seen.push(String::from_utf8(record.value.unwrap().to_vec()).unwrap());
-        }
-    }
-    seen
-}
-
-fn assign_all(consumer: &mut Consumer, topic: &str, partitions: i32) {
-    consumer
-        .assign((0..partitions).map(|p| TopicPartition::new(topic, p)))
-        .unwrap();
+    send_to(producer, topic, &round_robin(values, partitions)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,24 +50,24 @@ async fn read_committed_sees_committed_transactions_only() {
     send_all(&producer, "txn", 2, &values("d", 5)).await;
     producer.commit_transaction().await.unwrap();
 
+    // Read up to a sentinel after the three transactions: read_committed
+    // sees the committed records once each, in order, and none of the
+    // aborted ones; read_uncommitted sees all of them.
+    seal(&broker, "txn", 2).await;
+    let (c, a, d) = (
+        round_robin(&values("c", 10), 2),
+        round_robin(&values("a", 10), 2),
+        round_robin(&values("d", 5), 2),
+    );
     let mut committed = reader(&broker, IsolationLevel::ReadCommitted).await;
     assign_all(&mut committed, "txn", 2);
-    let seen = poll_values(&mut committed, Duration::from_secs(10), |s| s.len() >= 15).await;
-    let mut expected: Vec<String> = values("c", 10);
-    expected.extend(values("d", 5));
-    let mut sorted = seen.clone();
-    sorted.sort();
-    expected.sort();
-    assert_eq!(sorted, expected, "read_committed saw {seen:?}");
-    // Nothing else shows up later: the aborted records stay hidden.
-    let more = poll_values(&mut committed, Duration::from_millis(500), |_| false).await;
-    assert!(more.is_empty(), "{more:?}");
+    let seen = read_to_sentinels(&mut committed, "txn", 2).await;
+    assert_eq!(seen, by_partition(&[c.clone(), d.clone()].concat()));
 
     let mut uncommitted = reader(&broker, IsolationLevel::ReadUncommitted).await;
     assign_all(&mut uncommitted, "txn", 2);
-    let all = poll_values(&mut uncommitted, Duration::from_secs(10), |s| s.len() >= 25).await;
-    assert_eq!(all.len(), 25, "{all:?}");
-    assert!(all.iter().any(|v| v.starts_with('a')));
+    let all = read_to_sentinels(&mut uncommitted, "txn", 2).await;
+    assert_eq!(all, by_partition(&[c, a, d].concat()));
 
     committed.close(Duration::from_secs(1)).await;
     uncommitted.close(Duration::from_secs(1)).await;
@@ -141,23 +78,42 @@ async fn read_committed_sees_committed_transactions_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_transaction_holds_back_read_committed_consumers_until_it_commits() {
     let broker = broker().await;
-    broker.create_topic("held", 1).unwrap();
+    broker.create_topic("held", 2).unwrap();
     let producer = transactional(&broker, "txn-held", Duration::from_millis(5)).await;
     producer.init_transactions().await.unwrap();
     producer.begin_transaction().unwrap();
     send_all(&producer, "held", 1, &values("h", 3)).await;
+    // After the open transaction's records, a sentinel on each partition:
+    // partition 1's is readable at once, partition 0's only once the
+    // transaction before it ends.
+    seal(&broker, "held", 2).await;
 
     let mut committed = reader(&broker, IsolationLevel::ReadCommitted).await;
-    assign_all(&mut committed, "held", 1);
-    let early = poll_values(&mut committed, Duration::from_millis(700), |_| false).await;
+    assign_all(&mut committed, "held", 2);
+    let mut sealed = BTreeSet::new();
+    // The fetch that brings partition 1's sentinel reads partition 0 too,
+    // after the open transaction's records were written.
+    let early = read_until_sealed(&mut committed, "held", &[1], &mut sealed).await;
+    assert_eq!(
+        early.get(&0).cloned().unwrap_or_default(),
+        Vec::<String>::new(),
+        "records of an open transaction"
+    );
     assert!(
-        early.is_empty(),
-        "records of an open transaction: {early:?}"
+        !sealed.contains(&0),
+        "partition 0's sentinel passed the open transaction"
+    );
+    assert_eq!(
+        committed
+            .position(&TopicPartition::new("held", 0))
+            .await
+            .unwrap(),
+        0
     );
 
     producer.commit_transaction().await.unwrap();
-    let seen = poll_values(&mut committed, Duration::from_secs(10), |s| s.len() >= 3).await;
-    assert_eq!(seen, values("h", 3));
+    let seen = read_until_sealed(&mut committed, "held", &[0], &mut sealed).await;
+    assert_eq!(seen[&0], values("h", 3));
     committed.close(Duration::from_secs(1)).await;
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
@@ -201,6 +157,8 @@ async fn offsets_sent_in_a_transaction_commit_and_abort_with_it() {
         .unwrap();
     let offset = committed.get(&tp).cloned().flatten().map(|o| o.offset);
     assert_eq!(offset, Some(5), "{committed:?}");
+    let sink = committed_contents(&broker, "sink", 1).await;
+    assert_eq!(sink[&0], values("out", 2));
     consumer.close(Duration::from_secs(1)).await;
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
@@ -231,11 +189,8 @@ async fn abort_fails_records_not_sent_yet() {
     producer.begin_transaction().unwrap();
     send_all(&producer, "unsent", 1, &values("next", 2)).await;
     producer.commit_transaction().await.unwrap();
-    let mut committed = reader(&broker, IsolationLevel::ReadCommitted).await;
-    assign_all(&mut committed, "unsent", 1);
-    let seen = poll_values(&mut committed, Duration::from_secs(10), |s| s.len() >= 2).await;
-    assert_eq!(seen, values("next", 2));
-    committed.close(Duration::from_secs(1)).await;
+    let seen = committed_contents(&broker, "unsent", 1).await;
+    assert_eq!(seen[&0], values("next", 2));
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
 }
@@ -251,32 +206,27 @@ async fn a_second_instance_fences_the_first_and_aborts_its_open_transaction() {
 
     let second = transactional(&broker, "txn-zombie", Duration::from_millis(5)).await;
     second.init_transactions().await.unwrap();
+    let fenced = |error: &ProducerError| matches!(error, ProducerError::Fatal(m) if m.contains(ErrorCode::ProducerFenced.name()));
     let error = first.commit_transaction().await.unwrap_err();
-    assert!(matches!(error, ProducerError::Fatal(_)), "{error}");
+    assert!(fenced(&error), "{error}");
+    // The fatal error stays: every later call fails with it.
     let error = first
         .send(ProducerRecord::new("fenced").value("late"))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ProducerError::Fatal(_) | ProducerError::TransactionState(_)
-        ),
-        "{error}"
-    );
+    assert!(fenced(&error), "{error}");
+    let error = first.begin_transaction().unwrap_err();
+    assert!(fenced(&error), "{error}");
 
     second.begin_transaction().unwrap();
     send_all(&second, "fenced", 1, &values("live", 2)).await;
     second.commit_transaction().await.unwrap();
-    let mut committed = reader(&broker, IsolationLevel::ReadCommitted).await;
-    assign_all(&mut committed, "fenced", 1);
-    let seen = poll_values(&mut committed, Duration::from_secs(10), |s| s.len() >= 2).await;
+    let seen = committed_contents(&broker, "fenced", 1).await;
     assert_eq!(
-        seen,
+        seen[&0],
         values("live", 2),
         "the zombie's records must stay hidden"
     );
-    committed.close(Duration::from_secs(1)).await;
     first.close(Duration::from_secs(1)).await;
     second.close(Duration::from_secs(5)).await;
     broker.shutdown().await;
@@ -411,17 +361,16 @@ async fn consume_transform_produce_commits_the_input_offsets_with_the_output() {
     assert_eq!(transformed, 10);
     consumer.close(Duration::from_secs(2)).await;
 
-    // The group resumes after the last transformed record: nothing is read twice.
+    // The group resumes after the last transformed record: the first
+    // record it reads is the sentinel written after the ten.
+    seal(&broker, "input", 1).await;
     let mut again = Consumer::connect(group_config()).await.unwrap();
     again.subscribe(["input"]).unwrap();
-    let rest = poll_values(&mut again, Duration::from_millis(1500), |_| false).await;
-    assert!(rest.is_empty(), "input read twice: {rest:?}");
-    let mut output = reader(&broker, IsolationLevel::ReadCommitted).await;
-    assign_all(&mut output, "output", 1);
-    let out = poll_values(&mut output, Duration::from_secs(10), |s| s.len() >= 10).await;
-    assert_eq!(out, values("out", 10));
+    let rest = read_to_sentinels(&mut again, "input", 1).await;
+    assert_eq!(rest[&0], Vec::<String>::new(), "input read twice");
+    let out = committed_contents(&broker, "output", 1).await;
+    assert_eq!(out[&0], values("out", 10));
     again.close(Duration::from_secs(1)).await;
-    output.close(Duration::from_secs(1)).await;
     producer.close(Duration::from_secs(5)).await;
     plain.close(Duration::from_secs(1)).await;
     broker.shutdown().await;

@@ -10,7 +10,7 @@
 //! waits in silence for records that should not come.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use ferrokafka_broker::{Broker, BrokerHandle, FaultAction};
@@ -142,16 +142,28 @@ pub(crate) async fn read_to_sentinels(
     topic: &str,
     partitions: i32,
 ) -> BTreeMap<i32, Vec<String>> {
+    let all: Vec<i32> = (0..partitions).collect();
+    read_until_sealed(consumer, topic, &all, &mut BTreeSet::new()).await
+}
+
+/// Polls `consumer` until each partition in `wanted` gave its sentinel;
+/// returns the values seen before the sentinels, by partition (on any
+/// partition). `sealed` holds the partitions whose sentinel was seen, by
+/// this or an earlier read: a value after a sentinel fails the test, as
+/// does `READ_DEADLINE` passing.
+pub(crate) async fn read_until_sealed(
+    consumer: &mut Consumer,
+    topic: &str,
+    wanted: &[i32],
+    sealed: &mut BTreeSet<i32>,
+) -> BTreeMap<i32, Vec<String>> {
     let end = Instant::now() + READ_DEADLINE;
-    let mut seen: BTreeMap<i32, Vec<String>> = (0..partitions).map(|p| (p, Vec::new())).collect();
-    let mut sealed = std::collections::BTreeSet::new();
-    while sealed.len() < partitions as usize {
+    let mut seen: BTreeMap<i32, Vec<String>> = wanted.iter().map(|p| (*p, Vec::new())).collect();
+    while !wanted.iter().all(|p| sealed.contains(p)) {
         assert!(
             Instant::now() < end,
-            "no sentinel on partitions {:?} of {topic} after {READ_DEADLINE:?}; seen {seen:?}",
-            (0..partitions)
-                .filter(|p| !sealed.contains(p))
-                .collect::<Vec<_>>()
+            "no sentinel on some of partitions {wanted:?} of {topic} after {READ_DEADLINE:?} \
+             (sealed: {sealed:?}); seen {seen:?}"
         );
         for record in consumer.poll(Duration::from_millis(100)).await.unwrap() {
             assert_eq!(record.topic, topic);
