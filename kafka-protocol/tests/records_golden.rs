@@ -3,8 +3,12 @@
 //! The golden batch is written out byte by byte from the protocol guide's
 //! record batch layout (<https://kafka.apache.org/documentation/#recordbatch>),
 //! each field commented, and ferrokafka must encode exactly those bytes and
-//! decode them back. The property tests feed arbitrary and mutated bytes to
-//! the decoders and every codec's decompressor: any result is fine except a
+//! decode them back. Then what the decoders must answer for bytes nobody
+//! checked: a batch cut short is `Truncated` (or, in a fetch response's
+//! records, the partial tail left as the remainder); a changed byte under
+//! the CRC is a `CrcMismatch` naming both CRCs; with CRC checks off, a
+//! mutated batch fails or decodes to a batch that re-encodes to itself.
+//! Arbitrary bytes fed to every entry point and decompressor must not
 //! panic.
 
 #![allow(
@@ -15,6 +19,7 @@
 )]
 
 use bytes::{Bytes, BytesMut};
+use ferrokafka_protocol::ProtocolError;
 use ferrokafka_protocol::compression::{self, Compression};
 use ferrokafka_protocol::records::{
     DecodeOptions, Record, RecordBatch, RecordBatchBuilder, RecordBatchHeader, RecordBatchMut,
@@ -172,6 +177,113 @@ fn sample_batch(codec: Compression) -> Bytes {
     builder.build().unwrap()
 }
 
+/// The CRC-32C a v2 batch stores (bytes 17..21).
+fn stored_crc(batch: &[u8]) -> u32 {
+    u32::from_be_bytes(batch[17..21].try_into().unwrap())
+}
+
+#[test]
+fn every_strict_prefix_of_a_batch_is_truncated_or_left_as_the_remainder() {
+    for codec in Compression::ALL {
+        let whole = sample_batch(codec);
+        let first = RecordBatch::decode(&mut whole.clone(), &DecodeOptions::default()).unwrap();
+        let mut two = whole.to_vec();
+        two.extend_from_slice(&whole);
+        let two = Bytes::from(two);
+        for cut in 0..whole.len() {
+            let prefix = whole.slice(..cut);
+            let mut buf = prefix.clone();
+            let error = RecordBatch::decode(&mut buf, &DecodeOptions::default()).unwrap_err();
+            // The whole batch is needed once its length field is there.
+            let needed = if cut < 12 { 12 } else { whole.len() };
+            assert_eq!(
+                error,
+                ProtocolError::Truncated {
+                    what: "RecordBatch",
+                    needed,
+                    remaining: cut
+                },
+                "{codec:?} cut at {cut}"
+            );
+            assert_eq!(buf, prefix, "left unchanged on error");
+            // In a fetch response a partial batch is normal: no batch, no
+            // error, and the bytes kept as the remainder.
+            let mut batches = decode_batches(prefix.clone(), DecodeOptions::default());
+            assert_eq!(batches.next(), None, "{codec:?} cut at {cut}");
+            assert_eq!(batches.remainder(), &prefix);
+            // Behind a complete batch: that batch, then the partial tail.
+            let prefix = two.slice(..whole.len() + cut);
+            let mut batches = decode_batches(prefix.clone(), DecodeOptions::default());
+            assert_eq!(
+                batches.next(),
+                Some(Ok(first.clone())),
+                "{codec:?} cut at {cut}"
+            );
+            assert_eq!(batches.next(), None);
+            assert_eq!(batches.remainder(), &prefix.slice(whole.len()..));
+        }
+    }
+}
+
+/// What decoding `raw` (a v2 batch with changed bytes) with CRC checks on
+/// must report: the two header fields checked before the CRC when they
+/// cannot be honest (a negative record count, a codec id past 4), else a
+/// CRC mismatch naming the stored and the computed CRC.
+fn expected_corruption(raw: &[u8]) -> ProtocolError {
+    let record_count = i32::from_be_bytes(raw[57..61].try_into().unwrap());
+    let codec = raw[22] & 0x07;
+    if record_count < 0 {
+        ProtocolError::NegativeLength {
+            what: "RecordBatch.recordCount",
+            length: i64::from(record_count),
+        }
+    } else if codec > 4 {
+        ProtocolError::UnknownCompression(codec)
+    } else {
+        ProtocolError::CrcMismatch {
+            stored: stored_crc(raw),
+            computed: crc32c::crc32c(&raw[21..]),
+        }
+    }
+}
+
+/// Asserts that the single-batch decoder and `decode_batches` (as its
+/// first and last item) both report exactly [`expected_corruption`].
+fn assert_corruption_reported(raw: &[u8], context: &str) {
+    let expected = expected_corruption(raw);
+    if let ProtocolError::CrcMismatch { stored, computed } = expected {
+        assert_ne!(stored, computed, "{context}: CRC-32C missed a short burst");
+    }
+    let bytes = Bytes::copy_from_slice(raw);
+    let result = RecordBatch::decode(&mut bytes.clone(), &DecodeOptions::default());
+    assert_eq!(result, Err(expected.clone()), "{context}");
+    let mut batches = decode_batches(bytes, DecodeOptions::default());
+    assert_eq!(batches.next(), Some(Err(expected)), "{context}");
+    assert_eq!(
+        batches.next(),
+        None,
+        "{context}: iteration ends at a corrupt batch"
+    );
+}
+
+/// Every byte the CRC covers (attributes to the end) and every byte of the
+/// CRC itself, changed one at a time: CRC-32C detects every error burst of
+/// up to 32 bits, so each must be reported, with both CRCs, unless the
+/// header check before it refuses the field first.
+#[test]
+fn every_changed_byte_under_the_crc_is_reported_as_corruption() {
+    for codec in Compression::ALL {
+        let clean = sample_batch(codec).to_vec();
+        for at in 17..clean.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut raw = clean.clone();
+                raw[at] ^= flip;
+                assert_corruption_reported(&raw, &format!("{codec:?} byte {at} ^ {flip:#04x}"));
+            }
+        }
+    }
+}
+
 /// Runs every decoder entry point over `input`; each may fail, none may panic.
 fn decode_everything(input: &[u8], options: &DecodeOptions) {
     let bytes = Bytes::copy_from_slice(input);
@@ -270,6 +382,52 @@ proptest! {
         }
         decode_everything(&raw, &DecodeOptions::default().with_verify_crc(false));
         decode_everything(&raw, &DecodeOptions::default());
+    }
+
+    /// Up to four adjacent bytes under the CRC changed at once: a burst of
+    /// at most 32 bits, which CRC-32C always detects.
+    #[test]
+    fn a_burst_of_changed_bytes_under_the_crc_is_reported_as_corruption(
+        codec in arb_codec(),
+        start in any::<prop::sample::Index>(),
+        burst in proptest::collection::vec(1u8..=255, 1..=4),
+    ) {
+        let mut raw = sample_batch(codec).to_vec();
+        let start = 21 + start.index(raw.len() - 21 - burst.len() + 1);
+        for (i, flip) in burst.iter().enumerate() {
+            raw[start + i] ^= flip;
+        }
+        assert_corruption_reported(&raw, &format!("{codec:?} burst {burst:02x?} at {start}"));
+    }
+
+    /// With CRC checks off the changed bytes reach the record parser: each
+    /// result is a decoding error, or a batch that encodes and decodes back
+    /// to itself (offsets, timestamps, keys, values and headers).
+    #[test]
+    fn mutated_batches_fail_or_decode_to_a_batch_that_reencodes(
+        codec in arb_codec(),
+        mutations in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut raw = sample_batch(codec).to_vec();
+        for (at, byte) in mutations {
+            let at = at.index(raw.len());
+            raw[at] = byte;
+        }
+        let unchecked = DecodeOptions::default().with_verify_crc(false);
+        match RecordBatch::decode(&mut Bytes::from(raw.clone()), &unchecked) {
+            Err(error) => prop_assert!(
+                !matches!(error, ProtocolError::CrcMismatch { .. }),
+                "CRC checked though told not to: {:?}", error
+            ),
+            // Legacy (magic 0/1) batches cannot be written.
+            Ok(batch) if batch.magic != 2 => {}
+            Ok(batch) => {
+                if let Ok(encoded) = batch.encode() {
+                    let again = RecordBatch::decode(&mut encoded.clone(), &DecodeOptions::default());
+                    prop_assert_eq!(again, Ok(batch), "{:02x?}", raw);
+                }
+            }
+        }
     }
 
     #[test]
