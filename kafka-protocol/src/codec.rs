@@ -54,7 +54,9 @@ pub trait Encode {
 /// Reads a value in the layout of one protocol version.
 pub trait Decode: Sized {
     /// Reads the value at `version` from the front of `buf`, leaving what
-    /// follows it. Never panics and never allocates beyond the input size.
+    /// follows it. Never panics, and allocates at most a fixed multiple of
+    /// the input size (an element count may claim one element per byte
+    /// that remains; `tests/bounded_allocation.rs` measures the bound).
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self>;
 }
 

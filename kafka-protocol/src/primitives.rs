@@ -5,7 +5,8 @@
 //! Decoders read from a [`Bytes`] so byte fields can be sliced without
 //! copying. Every read checks the bytes that remain first and every length
 //! or element count is checked against them before anything is allocated, so
-//! no input can make a decoder panic or allocate more than its input size.
+//! no input can make a decoder panic or allocate more than a fixed multiple
+//! of its input size.
 //! Encoders append to a [`BytesMut`].
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
