@@ -148,7 +148,7 @@ pub(crate) struct LoggingConfig {
 /// The pom whose runtime dependencies are the broker's classpath: the
 /// `kafka_2.13` artifact (broker, controller and `StorageTool`) and, for
 /// Kafka 3, the reload4j logging backend its distribution ships. Kafka 4's
-/// Log4j 2 binding is fetched afterwards, at the Log4j version Kafka resolved.
+/// Log4j 2 backend comes afterwards, from [`logging_pom`].
 pub(crate) fn pom(version: Version) -> String {
     let mut deps = format!(
         "    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>\
@@ -169,6 +169,45 @@ pub(crate) fn pom(version: Version) -> String {
          \x20 <modelVersion>4.0.0</modelVersion>\n\
          \x20 <groupId>dev.ferrokafka.xtask</groupId>\n\
          \x20 <artifactId>kafka-broker-libs</artifactId>\n\
+         \x20 <version>{version}</version>\n\
+         \x20 <packaging>pom</packaging>\n\
+         \x20 <dependencies>\n{deps}  </dependencies>\n\
+         </project>\n"
+    )
+}
+
+/// The Log4j 2 version fetched for a Kafka 4 release whose pom brings none
+/// (4.0.x): the one Kafka 4.0's distribution ships.
+pub(crate) const DEFAULT_LOG4J: &str = "2.24.3";
+
+/// The pom for Kafka 4's logging backend: Log4j 2 (API and core) and its
+/// SLF4J 1.x binding, all at `log4j` (the version Kafka itself resolved, when
+/// it resolves one). The binding's own slf4j-api is left out: Kafka brings its
+/// own.
+pub(crate) fn logging_pom(version: Version, log4j: &str) -> String {
+    let dep = |artifact: &str, exclusions: &str| {
+        format!(
+            "    <dependency><groupId>org.apache.logging.log4j</groupId>\
+             <artifactId>{artifact}</artifactId><version>{log4j}</version>{exclusions}</dependency>\n"
+        )
+    };
+    let deps = [
+        dep("log4j-api", ""),
+        dep("log4j-core", ""),
+        dep(
+            "log4j-slf4j-impl",
+            "<exclusions><exclusion><groupId>org.slf4j</groupId>\
+             <artifactId>slf4j-api</artifactId></exclusion></exclusions>",
+        ),
+    ]
+    .concat();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <!-- Written by `cargo xtask kafka start`: the logging backend for Apache Kafka {version}. -->\n\
+         <project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n\
+         \x20 <modelVersion>4.0.0</modelVersion>\n\
+         \x20 <groupId>dev.ferrokafka.xtask</groupId>\n\
+         \x20 <artifactId>kafka-broker-logging</artifactId>\n\
          \x20 <version>{version}</version>\n\
          \x20 <packaging>pom</packaging>\n\
          \x20 <dependencies>\n{deps}  </dependencies>\n\
@@ -337,6 +376,17 @@ mod tests {
         let three = pom(V39);
         assert!(three.contains("<artifactId>kafka_2.13</artifactId><version>3.9.1</version>"));
         assert!(three.contains("<artifactId>slf4j-reload4j</artifactId>"));
+    }
+
+    #[test]
+    fn the_logging_pom_pins_one_log4j_version() {
+        let text = logging_pom(V44, "2.25.5");
+        for artifact in ["log4j-api", "log4j-core", "log4j-slf4j-impl"] {
+            assert!(text.contains(&format!(
+                "<artifactId>{artifact}</artifactId><version>2.25.5</version>"
+            )));
+        }
+        assert!(text.contains("<artifactId>slf4j-api</artifactId></exclusion>"));
     }
 
     #[test]

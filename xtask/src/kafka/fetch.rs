@@ -72,8 +72,8 @@ pub(crate) fn ensure_libs(cache: &Path, version: Version) -> Result<PathBuf, Str
     }
 }
 
-/// Runs Maven: the pom's runtime dependencies, then (Kafka 4) the Log4j 2
-/// SLF4J binding at the Log4j version Kafka brought.
+/// Runs Maven: the pom's runtime dependencies, then (Kafka 4) Log4j 2 and
+/// its SLF4J binding.
 fn fetch_into(pom: &Path, out: &Path, version: Version) -> Result<(), String> {
     let out_arg = format!("-DoutputDirectory={}", out.display());
     mvn(
@@ -93,10 +93,22 @@ fn fetch_into(pom: &Path, out: &Path, version: Version) -> Result<(), String> {
         return Err(format!("Maven fetched no {broker} into {}", out.display()));
     }
     if version.major >= 4 {
+        // Kafka 4 logs through Log4j 2, but not every release's pom brings it
+        // (4.0.x names only slf4j-api): take the Log4j version Kafka resolved,
+        // else the one Kafka 4.0's distribution ships.
         let log4j = config::log4j_core_version(names.iter().map(String::as_str))
-            .ok_or("Kafka brought no log4j-core jar; cannot pick the Log4j 2 SLF4J binding")?;
-        let artifact = format!("-Dartifact=org.apache.logging.log4j:log4j-slf4j-impl:{log4j}");
-        mvn(pom, &["dependency:copy", &artifact, &out_arg])?;
+            .unwrap_or_else(|| config::DEFAULT_LOG4J.to_string());
+        let logging_pom = pom.with_file_name("logging-pom.xml");
+        std::fs::write(&logging_pom, config::logging_pom(version, &log4j))
+            .map_err(|e| format!("writing {}: {e}", logging_pom.display()))?;
+        mvn(
+            &logging_pom,
+            &[
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                &out_arg,
+            ],
+        )?;
     }
     Ok(())
 }

@@ -91,20 +91,19 @@ fn start(
             let same = old.version == version.to_string() && old.nodes.len() == nodes as usize;
             if same && running.len() == old.nodes.len() && cluster_answers(&old) {
                 eprintln!(
-                    "kafka: Apache Kafka {} ({} node{}) already runs; reusing it",
+                    "kafka: Apache Kafka {} ({}) already runs; reusing it",
                     old.version,
-                    old.nodes.len(),
-                    if old.nodes.len() == 1 { "" } else { "s" }
+                    plural(old.nodes.len(), "node")
                 );
                 println!("{}", old.bootstrap);
                 return Ok(ExitCode::SUCCESS);
             }
             return Err(format!(
-                "a cluster (Apache Kafka {}, {} nodes, {} running) already runs from {}; \
-                 `cargo xtask kafka stop` first",
+                "a cluster (Apache Kafka {}, {} of {} running) already runs from {}; \
+                 `cargo xtask kafka stop` first (or set {RUN_DIR_ENV} for a second one)",
                 old.version,
-                old.nodes.len(),
                 running.len(),
+                plural(old.nodes.len(), "node"),
                 run_dir.display()
             ));
         }
@@ -188,9 +187,8 @@ fn start(
     }
     state.save()?;
     eprintln!(
-        "kafka: starting {} node{} of Apache Kafka {version} (cluster id {cluster_id}) in {}",
-        nodes,
-        if nodes == 1 { "" } else { "s" },
+        "kafka: starting {} of Apache Kafka {version} (cluster id {cluster_id}) in {}",
+        plural(nodes as usize, "node"),
         run_dir.display()
     );
 
@@ -325,8 +323,8 @@ fn stop_all(run_dir: &Path, keep: bool, timeout: Duration) -> Result<ExitCode, S
         remove_run_dir(run_dir)?;
     }
     eprintln!(
-        "kafka: stopped {running} node{} in {:.1} s{}",
-        if running == 1 { "" } else { "s" },
+        "kafka: stopped {} in {:.1} s{}",
+        plural(running, "node"),
         began.elapsed().as_secs_f64(),
         if killed > 0 {
             format!(" ({killed} needed SIGKILL after {} s)", timeout.as_secs())
@@ -399,10 +397,9 @@ fn status(run_dir: &Path) -> Result<ExitCode, String> {
         return Ok(ExitCode::FAILURE);
     };
     println!(
-        "Apache Kafka {}, {} node{}, cluster id {}",
+        "Apache Kafka {}, {}, cluster id {}",
         state.version,
-        state.nodes.len(),
-        if state.nodes.len() == 1 { "" } else { "s" },
+        plural(state.nodes.len(), "node"),
         state.cluster_id
     );
     println!("bootstrap: {}", state.bootstrap);
@@ -469,6 +466,15 @@ fn remove_run_dir(run_dir: &Path) -> Result<(), String> {
         ));
     }
     std::fs::remove_dir_all(run_dir).map_err(|e| format!("removing {}: {e}", run_dir.display()))
+}
+
+/// `1 node`, `3 nodes`.
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// Writes a file, with the path in any error.
