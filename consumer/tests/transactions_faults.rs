@@ -155,6 +155,45 @@ async fn a_lost_end_txn_answer_is_retried_and_the_commit_applies_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_end_txn_times_out_and_the_retry_finds_it_applied() {
+    let broker = broker().await;
+    broker.create_topic("unanswered", 2).unwrap();
+    // A short request timeout, so the unanswered EndTxn is given up soon.
+    let config = ferrokafka_producer::ProducerConfig::builder()
+        .bootstrap_servers(broker.bootstrap_servers().split(','))
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .transactional_id("unanswered")
+        .linger(LINGER)
+        .request_timeout(Duration::from_secs(2))
+        .max_block(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let producer = ferrokafka_producer::Producer::connect(config)
+        .await
+        .unwrap();
+    producer.init_transactions().await.unwrap();
+    broker.record_requests(true);
+    let faults = [(ApiKey::EndTxn, FaultAction::NoResponse)];
+    inject(&broker, &faults);
+
+    producer.begin_transaction().unwrap();
+    let records = round_robin(&values("c", 6), 2);
+    send_to(&producer, "unanswered", &records).await;
+    producer.commit_transaction().await.unwrap();
+    assert_faults_fired(&broker, &faults);
+    let end_txns = coordinator_traffic(&broker.requests_seen())
+        .into_iter()
+        .filter(|r| *r == "EndTxn")
+        .count();
+    assert_eq!(end_txns, 2, "the unanswered EndTxn and its retry");
+    assert_markers(&broker, "unanswered", 2, &[true]);
+    let seen = committed_contents(&broker, "unanswered", 2).await;
+    assert_eq!(seen, by_partition(&records));
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_partitions_retriable_errors_are_retried_until_the_partitions_join() {
     let broker = broker().await;
     broker.create_topic("add-retry", 2).unwrap();
@@ -283,7 +322,9 @@ async fn a_coordinator_that_moves_off_a_stopped_node_is_found_on_its_new_node() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_waits_while_the_coordinator_node_is_down_and_lands_when_it_returns() {
     let broker = coordinator_apart("outage").await;
-    let producer = transactional(&broker, "outage", LINGER).await;
+    // The commit outlasts the outage: it may wait a minute for its
+    // coordinator, far longer than the outage takes even on a busy machine.
+    let producer = transactional_with(&broker, "outage", LINGER, Duration::from_secs(60)).await;
     producer.init_transactions().await.unwrap();
     producer.begin_transaction().unwrap();
     let records = round_robin(&values("c", 6), 2);
@@ -297,7 +338,7 @@ async fn a_commit_waits_while_the_coordinator_node_is_down_and_lands_when_it_ret
     });
     // The producer looks for its coordinator (the other nodes answer
     // COORDINATOR_NOT_AVAILABLE) and keeps looking.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let lookups = coordinator_traffic(&broker.requests_seen())
             .into_iter()
@@ -393,24 +434,23 @@ async fn a_refused_add_partitions_makes_the_transaction_abortable_and_abort_reco
     inject(&broker, &faults);
 
     producer.begin_transaction().unwrap();
-    let mut deliveries = Vec::new();
-    for value in values("x", 3) {
-        let record = ProducerRecord::new("refused").partition(0).value(value);
-        deliveries.push(producer.send(record).await.unwrap());
-    }
-    let error = producer.commit_transaction().await.unwrap_err();
+    let record = ProducerRecord::new("refused").partition(0).value("x");
+    let delivery = producer.send(record.clone()).await.unwrap();
+    // The record waits for its partition to join, which is refused.
+    let error = delivery.await.unwrap_err();
     assert!(
-        matches!(&error, ProducerError::TransactionAbortable(m) if m.contains(ErrorCode::TopicAuthorizationFailed.name())),
-        "commit: {error}"
+        matches!(error, ProducerError::TransactionAbortable(_)),
+        "delivery: {error}"
     );
-    for delivery in deliveries {
-        let error = delivery.await.unwrap_err();
-        assert!(
-            matches!(error, ProducerError::TransactionAbortable(_)),
-            "{error}"
-        );
-    }
     assert_faults_fired(&broker, &faults);
+    let refused = |error: &ProducerError| {
+        matches!(error, ProducerError::TransactionAbortable(m)
+            if m.contains(ErrorCode::TopicAuthorizationFailed.name()))
+    };
+    let error = producer.send(record).await.unwrap_err();
+    assert!(refused(&error), "send: {error}");
+    let error = producer.commit_transaction().await.unwrap_err();
+    assert!(refused(&error), "commit: {error}");
     // Nothing was added at the coordinator: the abort has nothing to end
     // there, and the producer goes on.
     producer.abort_transaction().await.unwrap();
@@ -421,6 +461,64 @@ async fn a_refused_add_partitions_makes_the_transaction_abortable_and_abort_reco
 
     assert_markers(&broker, "refused", 1, &[true]);
     let seen = committed_contents(&broker, "refused", 1).await;
+    assert_eq!(seen, by_partition(&records));
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_sent_through_faults_are_committed_once_with_the_transaction() {
+    let broker = broker().await;
+    broker.create_topic("eos-in", 1).unwrap();
+    broker.create_topic("eos-out", 1).unwrap();
+    let init_faults = [
+        fail(ApiKey::InitProducerId, ErrorCode::CoordinatorLoadInProgress),
+        fail(ApiKey::InitProducerId, ErrorCode::NotCoordinator),
+    ];
+    inject(&broker, &init_faults);
+    let producer = transactional(&broker, "eos-faults", LINGER).await;
+    producer.init_transactions().await.unwrap();
+
+    producer.begin_transaction().unwrap();
+    let records = round_robin(&values("out", 3), 1);
+    send_to(&producer, "eos-out", &records).await;
+    let faults = [
+        fail(ApiKey::AddOffsetsToTxn, ErrorCode::ConcurrentTransactions),
+        fail(ApiKey::AddOffsetsToTxn, ErrorCode::NotCoordinator),
+        fail(
+            ApiKey::TxnOffsetCommit,
+            ErrorCode::CoordinatorLoadInProgress,
+        ),
+        fail(ApiKey::TxnOffsetCommit, ErrorCode::NotCoordinator),
+        (ApiKey::EndTxn, FaultAction::DropAfterApply),
+    ];
+    inject(&broker, &faults);
+    let group = ferrokafka_producer::ConsumerGroupMetadata::new("eos-faults-group");
+    producer
+        .send_offsets_to_transaction(&[("eos-in", 0, 7)], &group)
+        .await
+        .unwrap();
+    producer.commit_transaction().await.unwrap();
+    assert_faults_fired(&broker, &[&init_faults[..], &faults[..]].concat());
+
+    let config = ferrokafka_consumer::ConsumerConfig::builder()
+        .bootstrap_servers(broker.bootstrap_servers().split(','))
+        .group_id("eos-faults-group")
+        .build()
+        .unwrap();
+    let mut consumer = ferrokafka_consumer::Consumer::connect(config)
+        .await
+        .unwrap();
+    let tp = ferrokafka_consumer::TopicPartition::new("eos-in", 0);
+    let committed = consumer
+        .committed(std::slice::from_ref(&tp), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let offset = committed.get(&tp).cloned().flatten().map(|o| o.offset);
+    assert_eq!(offset, Some(7), "{committed:?}");
+    consumer.close(Duration::from_secs(1)).await;
+    assert_markers(&broker, "eos-out", 1, &[true]);
+    let seen = committed_contents(&broker, "eos-out", 1).await;
     assert_eq!(seen, by_partition(&records));
     producer.close(Duration::from_secs(5)).await;
     broker.shutdown().await;

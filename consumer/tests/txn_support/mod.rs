@@ -48,13 +48,24 @@ pub(crate) async fn multi_node_broker(nodes: i32) -> BrokerHandle {
         .unwrap()
 }
 
+/// A transactional producer whose calls wait up to 10 s (`max.block.ms`).
 pub(crate) async fn transactional(broker: &BrokerHandle, id: &str, linger: Duration) -> Producer {
+    transactional_with(broker, id, linger, Duration::from_secs(10)).await
+}
+
+/// A transactional producer whose calls wait up to `max_block`.
+pub(crate) async fn transactional_with(
+    broker: &BrokerHandle,
+    id: &str,
+    linger: Duration,
+    max_block: Duration,
+) -> Producer {
     let config = ProducerConfig::builder()
         .bootstrap_servers(broker.bootstrap_servers().split(','))
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
         .transactional_id(id)
         .linger(linger)
-        .max_block(Duration::from_secs(10))
+        .max_block(max_block)
         .build()
         .unwrap();
     Producer::connect(config).await.unwrap()
