@@ -314,7 +314,13 @@ async fn legacy_alter_replaces_every_override(nodes: i32) {
         )
         .await
         .unwrap();
-    assert!(altered[0].1.is_err(), "{altered:?}");
+    let refused = altered[0].1.as_ref().unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(ErrorCode::InvalidRequest),
+        "{altered:?}"
+    );
+    assert!(refused.to_string().contains("fixed at start"), "{refused}");
     admin.close();
     broker.shutdown().await;
 }

@@ -192,15 +192,23 @@ async fn stale_leader_answers_are_retried(nodes: i32) {
         )
         .times(10_000),
     );
+    let timeout = Duration::from_millis(400);
     let started = std::time::Instant::now();
-    let deleted = admin
-        .delete_records(
+    // Retried until the timeout, not before it gives up and not much after:
+    // a call that ignored its timeout would retry through the 10,000
+    // faults (backoffs of up to 50 ms: minutes), far past this outer bound.
+    let deleted = tokio::time::timeout(
+        Duration::from_secs(60),
+        admin.delete_records(
             &[("moving", 1, 1)],
-            DeleteRecordsOptions::default().timeout(Duration::from_millis(400)),
-        )
-        .await
-        .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(3));
+            DeleteRecordsOptions::default().timeout(timeout),
+        ),
+    )
+    .await
+    .expect("delete_records not bounded by its timeout")
+    .unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed >= timeout, "gave up after {elapsed:?}");
     assert_eq!(
         deleted[0].1.as_ref().unwrap_err().code(),
         Some(ErrorCode::NotLeaderOrFollower),

@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use ferrokafka_admin::{
-    AclOperation, CreatePartitionsOptions, CreateTopicsOptions, DeleteTopicsOptions,
+    AclOperation, AdminError, CreatePartitionsOptions, CreateTopicsOptions, DeleteTopicsOptions,
     DescribeTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic,
 };
 use ferrokafka_protocol::{ErrorCode, Uuid};
@@ -368,17 +368,27 @@ async fn the_timeout_bounds_the_whole_call() {
         )
         .times(1_000),
     );
+    let timeout = Duration::from_millis(500);
     let started = std::time::Instant::now();
-    let result = admin
-        .create_topics(
+    // A call that ignored its timeout would retry through the 1,000 faults
+    // (backoffs of up to 50 ms: about 50 s), past this outer bound.
+    let result = tokio::time::timeout(
+        Duration::from_secs(30),
+        admin.create_topics(
             vec![NewTopic::new("slow", 1, 1)],
-            CreateTopicsOptions::default().timeout(Duration::from_millis(500)),
-        )
-        .await;
-    assert!(started.elapsed() < Duration::from_secs(3), "{result:?}");
+            CreateTopicsOptions::default().timeout(timeout),
+        ),
+    )
+    .await
+    .expect("create_topics not bounded by its timeout");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= timeout, "gave up after {elapsed:?}: {result:?}");
+    // Whichever notices first: the call's deadline, or the retry loop
+    // (bounded by what remains of it) after the last NOT_CONTROLLER.
     let err = result.unwrap_err();
     assert!(
-        err.is_retriable() || err.code() == Some(ErrorCode::NotController),
+        matches!(err, AdminError::Timeout { after } if after == timeout)
+            || err.code() == Some(ErrorCode::NotController),
         "{err:?}"
     );
     admin.close();
