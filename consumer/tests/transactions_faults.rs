@@ -320,6 +320,38 @@ async fn a_coordinator_that_moves_off_a_stopped_node_is_found_on_its_new_node() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_moved_mid_transaction_is_found_again_after_not_coordinator() {
+    let broker = coordinator_apart("handover").await;
+    let producer = transactional(&broker, "handover", LINGER).await;
+    producer.init_transactions().await.unwrap();
+    producer.begin_transaction().unwrap();
+    let records = round_robin(&values("c", 6), 2);
+    send_to(&producer, "handover", &records).await;
+
+    // Node 0 runs on but no longer coordinates: it answers NOT_COORDINATOR.
+    broker.move_coordinator(2).unwrap();
+    broker.clear_requests_seen();
+    producer.commit_transaction().await.unwrap();
+    let seen = broker.requests_seen();
+    assert_eq!(
+        coordinator_traffic(&seen),
+        ["EndTxn", "FindCoordinator", "EndTxn"],
+        "{seen:?}"
+    );
+    let end_txn_nodes: Vec<i32> = seen
+        .iter()
+        .filter(|r| r.api == ApiKey::EndTxn)
+        .map(|r| r.node)
+        .collect();
+    assert_eq!(end_txn_nodes, [0, 2]);
+    assert_markers(&broker, "handover", 2, &[true]);
+    let seen = committed_contents(&broker, "handover", 2).await;
+    assert_eq!(seen, by_partition(&records));
+    producer.close(Duration::from_secs(5)).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_waits_while_the_coordinator_node_is_down_and_lands_when_it_returns() {
     let broker = coordinator_apart("outage").await;
     // The commit outlasts the outage: it may wait a minute for its
