@@ -11,7 +11,18 @@
 use std::time::Duration;
 
 use ferrokafka_broker::Broker;
+use ferrokafka_examples::ExampleError;
 use ferrokafka_examples::quickstart::{self, GROUPS, KEY, QuickstartOptions, RECORDS};
+
+/// An address that refuses connections for as long as the returned socket
+/// lives: bound but never listening, so no other test can take its port in
+/// the meantime (as it could a port freed by dropping a listener).
+fn refusing_address() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap().to_string();
+    (socket, address)
+}
 
 fn options(bootstrap: Option<String>) -> QuickstartOptions {
     QuickstartOptions {
@@ -68,17 +79,23 @@ async fn quickstart_against_an_existing_cluster_reads_only_its_own_records() {
 
 #[tokio::test]
 async fn quickstart_gives_up_on_an_unreachable_cluster() {
-    // A port nothing listens on: bind one, then free it.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = free.local_addr().unwrap().to_string();
-    drop(free);
+    let (_refusing, address) = refusing_address();
     let mut say = |_: &str| {};
     let options = QuickstartOptions {
-        bootstrap: Some(address),
+        bootstrap: Some(address.clone()),
         timeout: Duration::from_secs(3),
     };
     let error = quickstart::run(options, &mut say).await.unwrap_err();
-    assert!(!error.to_string().is_empty());
+    // Refused at once, not a timeout: the message says which address was
+    // tried and that nothing answered there.
+    assert!(matches!(error, ExampleError::Admin(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("admin: no bootstrap broker reachable"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("[\"{address}\"]")), "{message}");
+    assert!(message.contains("Connection refused"), "{message}");
 }
 
 #[test]
@@ -107,9 +124,7 @@ fn the_quickstart_binary_exits_zero_and_tells_what_happened() {
 
 #[test]
 fn the_quickstart_binary_fails_clearly_without_a_cluster() {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = free.local_addr().unwrap().to_string();
-    drop(free);
+    let (_refusing, address) = refusing_address();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_quickstart"))
         .args(["--bootstrap", &address, "--timeout-secs", "5"])
         .env_remove("RUST_LOG")
@@ -117,5 +132,10 @@ fn the_quickstart_binary_fails_clearly_without_a_cluster() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("quickstart failed"), "{stderr}");
+    assert!(
+        stderr.contains("quickstart failed: admin: no bootstrap broker reachable"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&address), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
 }
