@@ -25,8 +25,8 @@ use ferrokafka_consumer::listener::{
     ListenerContainer, ListenerError, Recoverer, json_listener, listener_fn, listener_fn_with_ack,
 };
 use ferrokafka_consumer::{
-    Consumer, ConsumerConfig, ConsumerConfigBuilder, ConsumerRecord, OffsetReset, TopicPartition,
-    TypedRecord,
+    Consumer, ConsumerConfig, ConsumerConfigBuilder, ConsumerRecord, Error, OffsetReset,
+    TopicPartition, TypedRecord,
 };
 use ferrokafka_producer::{Producer, ProducerConfig, ProducerRecord};
 
@@ -680,26 +680,33 @@ async fn start_rejects_bad_settings() {
     let broker = broker().await;
     let no_group = config(&broker).build().unwrap();
     let listener = || listener_fn(|_r: ConsumerRecord| async { Ok::<(), ListenerError>(()) });
+    let config_error = |result: Result<ListenerContainer, Error>, what: &str| match result {
+        Err(Error::Client(ferrokafka_client::Error::Config(message))) => {
+            assert!(message.contains(what), "{message}");
+        }
+        other => panic!("expected a configuration error about {what}, got {other:?}"),
+    };
+    let result = ListenerContainer::builder(no_group)
+        .topics(["t"])
+        .start(listener())
+        .await;
     assert!(
-        ListenerContainer::builder(no_group)
-            .topics(["t"])
-            .start(listener())
-            .await
-            .is_err()
+        matches!(result, Err(Error::NoGroupId(_))),
+        "expected NoGroupId, got {result:?}"
     );
-    assert!(
+    config_error(
         ListenerContainer::builder(group_config(&broker, "g"))
             .start(listener())
-            .await
-            .is_err()
+            .await,
+        "at least one topic",
     );
-    assert!(
+    config_error(
         ListenerContainer::builder(group_config(&broker, "g"))
             .topics(["t"])
             .concurrency(0)
             .start(listener())
-            .await
-            .is_err()
+            .await,
+        "concurrency must be at least 1",
     );
 }
 
