@@ -903,6 +903,9 @@ impl RecordAccumulator {
                 if !queue.sequences.may_send(first.base_sequence) {
                     continue;
                 }
+                if queue.in_flight > 0 && !queue.sequences.may_pipeline() {
+                    continue;
+                }
             }
             let size = first.size_in_bytes();
             let planned = request_sizes.get(&leader).copied();
@@ -1405,21 +1408,35 @@ mod tests {
         let mut opts = options(Instant::now());
         opts.producer = Some(producer);
         opts.flush_all = true;
-        for _ in 0..3 {
-            drop(add(&acc, 0, b"x"));
-        }
+        drop(add(&acc, 0, b"w"));
         let entry = acc.entry("t", 0);
         assert_eq!(entry.queue.lock().unwrap().sequences.next_sequence(), 0);
         let mut d = acc.drain(&m, opts, |_| true);
+        let warm = d.requests.remove(&1).unwrap().pop().unwrap();
+        assert_eq!(warm.base_sequence, Some(0));
+        // The epoch's first batch goes alone: the broker may hold no
+        // sequence state for the producer yet, and would take any.
+        drop(add(&acc, 0, b"x"));
+        let d = acc.drain(&m, opts, |_| true);
+        assert!(d.requests.is_empty(), "the first batch goes alone");
+        {
+            let mut q = entry.queue.lock().unwrap();
+            q.in_flight = 0;
+            q.sequences.acknowledge(0);
+        }
+        for _ in 0..2 {
+            drop(add(&acc, 0, b"x"));
+        }
+        let mut d = acc.drain(&m, opts, |_| true);
         let mut first = d.requests.remove(&1).unwrap().pop().unwrap();
-        assert_eq!(first.base_sequence, Some(0));
+        assert_eq!(first.base_sequence, Some(1));
         first.seal(Some(producer)).unwrap();
         let header = RecordBatchHeader::parse(&first.records()).unwrap();
-        assert_eq!((header.producer_id, header.base_sequence), (7, 0));
+        assert_eq!((header.producer_id, header.base_sequence), (7, 1));
         drop(add(&acc, 0, b"y"));
         let mut d = acc.drain(&m, opts, |_| true);
         let second = d.requests.remove(&1).unwrap().pop().unwrap();
-        assert_eq!(second.base_sequence, Some(3));
+        assert_eq!(second.base_sequence, Some(4));
         // Both fail and come back: only the first may go again, with its
         // old sequence, and the second after it.
         {
@@ -1427,18 +1444,18 @@ mod tests {
             q.in_flight = 0;
             q.reenqueue(second);
             q.reenqueue(first);
-            assert_eq!(q.batches[0].base_sequence, Some(0));
+            assert_eq!(q.batches[0].base_sequence, Some(1));
         }
         let mut d = acc.drain(&m, opts, |_| true);
         let again = d.requests.remove(&1).unwrap().pop().unwrap();
-        assert_eq!(again.base_sequence, Some(0));
+        assert_eq!(again.base_sequence, Some(1));
         let d = acc.drain(&m, opts, |_| true);
-        assert!(d.requests.is_empty(), "sequence 3 waits for 0");
-        entry.queue.lock().unwrap().sequences.resolve(0);
+        assert!(d.requests.is_empty(), "sequence 4 waits for 1");
+        entry.queue.lock().unwrap().sequences.resolve(1);
         let mut d = acc.drain(&m, opts, |_| true);
         assert_eq!(
             d.requests.remove(&1).unwrap().pop().unwrap().base_sequence,
-            Some(3)
+            Some(4)
         );
     }
 

@@ -9,6 +9,10 @@
 //!   nothing is numbered that was never sent;
 //! - a retried batch is resent only once it is the lowest unacknowledged
 //!   sequence of its partition, so retries go out in order;
+//! - a partition's first batch of an epoch goes alone: until the broker has
+//!   acknowledged one, it may hold no state for the producer there, and
+//!   then it takes any sequence (Kafka does, so that a producer whose state
+//!   expired can go on), so a later batch could land before a refused first;
 //! - OUT_OF_ORDER_SEQUENCE_NUMBER for the lowest unacknowledged sequence is a
 //!   real gap (the broker lost or never got earlier data); for any later one
 //!   it only means an earlier batch failed and will be retried;
@@ -42,6 +46,12 @@ pub(crate) struct PartitionSequences {
     /// of the same epoch was acknowledged (the broker appends a partition's
     /// sequences only in order), while their own answer was lost.
     written: Vec<i32>,
+    /// Whether a batch of this epoch was acknowledged here. Until one is,
+    /// the broker may hold no state for the producer on this partition, and
+    /// then it takes any sequence (as Kafka does, for a producer whose state
+    /// expired): a batch sent alongside the first could be appended although
+    /// the first was refused, out of order. So the first goes alone.
+    acknowledged_any: bool,
 }
 
 impl PartitionSequences {
@@ -73,6 +83,12 @@ impl PartitionSequences {
         self.unacked.contains(&base_sequence)
     }
 
+    /// Whether another batch may join those in flight: only once the
+    /// broker has acknowledged one of this epoch (see `acknowledged_any`).
+    pub(crate) fn may_pipeline(&self) -> bool {
+        self.acknowledged_any
+    }
+
     /// Whether a batch may be sent now: a new batch (no sequence yet)
     /// always, a retried one only when it is the lowest unacknowledged.
     pub(crate) fn may_send(&self, base_sequence: Option<i32>) -> bool {
@@ -94,6 +110,7 @@ impl PartitionSequences {
     /// before it was written too, whatever its own answer says; those are
     /// remembered (see [`PartitionSequences::take_written`]).
     pub(crate) fn acknowledge(&mut self, base_sequence: i32) {
+        self.acknowledged_any = true;
         if let Some(index) = self.unacked.iter().position(|&s| s == base_sequence) {
             let earlier: Vec<i32> = self.unacked.drain(..=index).collect();
             if let Some((_, before)) = earlier.split_last() {
@@ -318,5 +335,16 @@ mod tests {
         s.assign(7);
         s.reset();
         assert_eq!(s.assign(1), 0);
+    }
+
+    #[test]
+    fn batches_pipeline_only_after_an_acknowledgement_in_the_epoch() {
+        let mut s = PartitionSequences::default();
+        assert!(!s.may_pipeline());
+        let a = s.assign(3);
+        s.acknowledge(a);
+        assert!(s.may_pipeline());
+        s.reset();
+        assert!(!s.may_pipeline(), "a new epoch starts without broker state");
     }
 }
