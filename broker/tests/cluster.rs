@@ -169,7 +169,10 @@ async fn stopped_nodes_leave_metadata_and_come_back() {
     let mut node1 = TestClient::connect(addresses[1]).await;
     broker.stop_node(1).await.unwrap();
     assert!(node1.is_closed().await);
-    assert!(tokio::net::TcpStream::connect(addresses[1]).await.is_err());
+    let refused = tokio::net::TcpStream::connect(addresses[1])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     let mut node0 = TestClient::connect(addresses[0]).await;
     let metadata: MetadataResponse = node0.send(12, &metadata_for(&["halves"])).await;
     assert_eq!(metadata.brokers.len(), 1);

@@ -28,7 +28,7 @@ use ferrokafka_protocol::generated::txn_offset_commit_request::{
 };
 use ferrokafka_protocol::generated::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
-    AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, FetchResponse,
+    AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, FetchRequest, FetchResponse,
     FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse,
     ListOffsetsRequest, ListOffsetsResponse, OffsetFetchRequest, OffsetFetchResponse,
     TxnOffsetCommitRequest, TxnOffsetCommitResponse,
@@ -377,20 +377,29 @@ async fn the_last_stable_offset_stops_at_an_open_transaction() {
 
     // A READ_COMMITTED long poll returns once the commit moves the LSO.
     let mut waiter = TestClient::connect(_broker.bootstrap_address()).await;
-    let mut request = fetch_request(TOPIC, 0, 1, 10_000, 1);
+    // It waits as long as the protocol allows (about 25 days): only the
+    // commit can end it.
+    let mut request = fetch_request(TOPIC, 0, 1, i32::MAX, 1);
     request.isolation_level = 1;
-    let poll = tokio::spawn(async move {
-        let response: FetchResponse = waiter.send(FETCH_VERSION, &request).await;
-        response.responses[0].partitions[0].clone()
-    });
+    let (frame, correlation_id) = waiter.frame(FETCH_VERSION, &request);
+    waiter.write(&frame).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), waiter.read_frame())
+            .await
+            .is_err(),
+        "a READ_COMMITTED fetch answered before the commit"
+    );
     assert_eq!(
         end_txn(&mut client, 3, "open", producer, true).await,
         ErrorCode::None
     );
-    let data = tokio::time::timeout(Duration::from_secs(5), poll)
-        .await
-        .unwrap()
-        .unwrap();
+    let response = tokio::time::timeout(
+        Duration::from_secs(60),
+        waiter.receive::<FetchRequest>(FETCH_VERSION, correlation_id),
+    )
+    .await
+    .expect("the commit did not wake the long poll");
+    let data = response.responses[0].partitions[0].clone();
     assert_eq!(data.last_stable_offset, 4);
     assert_eq!(
         contents(&data.records.unwrap()),
