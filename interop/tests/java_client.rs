@@ -10,7 +10,8 @@
 //!
 //! The test builds it with `mvn -B -q package` (the first run fetches the
 //! client and the Maven plugins from Maven Central into `~/.m2`) and runs the
-//! jar with `java`. Both are required: a machine without them fails the test
+//! jar with `java`, against a one-node and a three-node broker, and once with
+//! faults injected (responses lost after the broker applied the request). Both are required: a machine without them fails the test
 //! rather than skipping it. `FERROKAFKA_MVN` and `FERROKAFKA_JAVA` name other
 //! executables; `FERROKAFKA_JAVA_SCENARIOS` (names separated by spaces) runs
 //! only those scenarios.
@@ -25,9 +26,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ferrokafka_broker::Broker;
+use ferrokafka_broker::{Broker, BrokerHandle, FaultAction, FaultRule};
+use ferrokafka_protocol::{ApiKey, ErrorCode};
 
 /// How long the whole Java program may run before the test kills it: the
 /// program bounds each of its own waits, this only stops a hung JVM.
@@ -52,50 +55,65 @@ fn spawn(command: &mut Command, what: &str) -> std::process::Child {
     }
 }
 
-/// Builds `interop/java` and returns the runnable jar.
-fn build_jar() -> PathBuf {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("java");
-    let started = Instant::now();
-    let output = spawn(
-        Command::new(executable("FERROKAFKA_MVN", "mvn"))
-            .args(["-B", "-q", "-f"])
-            .arg(project.join("pom.xml"))
-            .arg("package")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-        "Maven (mvn)",
-    )
-    .wait_with_output()
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "mvn package failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    println!("mvn package took {:.1?}", started.elapsed());
-    let jar = project
-        .join("target")
-        .join("ferrokafka-java-interop-jar-with-dependencies.jar");
-    assert!(jar.is_file(), "mvn package did not make {jar:?}");
-    jar
+/// Builds `interop/java` once per test process and returns the runnable jar.
+fn jar() -> &'static Path {
+    static JAR: OnceLock<PathBuf> = OnceLock::new();
+    JAR.get_or_init(|| {
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("java");
+        let started = Instant::now();
+        let output = spawn(
+            Command::new(executable("FERROKAFKA_MVN", "mvn"))
+                .args(["-B", "-q", "-f"])
+                .arg(project.join("pom.xml"))
+                .arg("package")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            "Maven (mvn)",
+        )
+        .wait_with_output()
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "mvn package failed ({}):\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        println!("mvn package took {:.1?}", started.elapsed());
+        let jar = project
+            .join("target")
+            .join("ferrokafka-java-interop-jar-with-dependencies.jar");
+        assert!(jar.is_file(), "mvn package did not make {jar:?}");
+        jar
+    })
 }
 
-/// Runs the jar against `bootstrap`, echoing its output as it comes; returns
-/// its stdout lines and whether it exited successfully.
-fn run_jar(jar: &Path, bootstrap: &str) -> (Vec<String>, bool) {
+/// Runs the jar against `bootstrap` (all scenarios when `scenarios` is
+/// empty), echoing its output as it comes; returns its stdout lines and
+/// whether it exited successfully. One JVM runs at a time: the tests of this
+/// file share a small machine with the broker they test.
+fn run_jar(bootstrap: &str, scenarios: &[&str]) -> (Vec<String>, bool) {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let jar = jar();
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let started = Instant::now();
+    let chosen: Vec<String> = if scenarios.is_empty() {
+        std::env::var("FERROKAFKA_JAVA_SCENARIOS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    } else {
+        scenarios.iter().map(|s| (*s).to_owned()).collect()
+    };
     let mut child = spawn(
         Command::new(executable("FERROKAFKA_JAVA", "java"))
             .arg("-jar")
             .arg(jar)
             .arg(bootstrap)
-            .args(
-                std::env::var("FERROKAFKA_JAVA_SCENARIOS")
-                    .unwrap_or_default()
-                    .split_whitespace(),
-            )
+            .args(&chosen)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
@@ -134,12 +152,11 @@ fn run_jar(jar: &Path, bootstrap: &str) -> (Vec<String>, bool) {
     (lines, status.success())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn java_client_scenarios_pass_against_the_bundled_broker() {
-    let jar = tokio::task::spawn_blocking(build_jar).await.unwrap();
-    let broker = Broker::builder().start().await.unwrap();
+/// Runs the Java scenarios against `broker` and fails the test unless
+/// every one passed.
+async fn assert_scenarios_pass(broker: &BrokerHandle, scenarios: &'static [&'static str]) {
     let bootstrap = broker.bootstrap_address();
-    let (lines, success) = tokio::task::spawn_blocking(move || run_jar(&jar, &bootstrap))
+    let (lines, success) = tokio::task::spawn_blocking(move || run_jar(&bootstrap, scenarios))
         .await
         .unwrap();
     let failures: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAIL")).collect();
@@ -152,5 +169,69 @@ async fn java_client_scenarios_pass_against_the_bundled_broker() {
         !summary.starts_with("0 passed"),
         "no scenario ran: {summary:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_client_scenarios_pass_against_one_node() {
+    let broker = Broker::builder().start().await.unwrap();
+    assert_scenarios_pass(&broker, &[]).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_client_scenarios_pass_against_three_nodes() {
+    let broker = Broker::builder().nodes(3).start().await.unwrap();
+    assert_scenarios_pass(&broker, &[]).await;
+    broker.shutdown().await;
+}
+
+/// The producer, transactions and a group under lost responses: each of
+/// these APIs has its first requests applied by the broker and their
+/// connection closed before the answer, so the Java client retries what
+/// already happened, and Kafka's answers to a retry (a duplicate batch's
+/// original offset, a repeated EndTxn, AddPartitionsToTxn or
+/// TxnOffsetCommit) are what keep its results exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_client_scenarios_pass_when_responses_are_lost() {
+    let broker = Broker::builder().start().await.unwrap();
+    let lost = [
+        (ApiKey::Produce, 3),
+        (ApiKey::InitProducerId, 1),
+        (ApiKey::AddPartitionsToTxn, 1),
+        (ApiKey::AddOffsetsToTxn, 1),
+        (ApiKey::TxnOffsetCommit, 1),
+        (ApiKey::EndTxn, 2),
+        (ApiKey::OffsetCommit, 1),
+        (ApiKey::JoinGroup, 1),
+        (ApiKey::SyncGroup, 1),
+    ];
+    for (api, times) in lost {
+        broker.inject_fault(FaultRule::new(api, FaultAction::DropAfterApply).times(times));
+    }
+    broker.inject_fault(
+        FaultRule::new(
+            ApiKey::Produce,
+            FaultAction::Fail(ErrorCode::NotLeaderOrFollower),
+        )
+        .times(2),
+    );
+    assert_scenarios_pass(
+        &broker,
+        &[
+            "idempotent_producer_lz4",
+            "transactional_commit_and_abort",
+            "consume_transform_produce",
+            "group_range_assignor",
+        ],
+    )
+    .await;
+    let fired = broker.faults_fired();
+    for (api, times) in lost {
+        let count = fired
+            .iter()
+            .filter(|fault| fault.api == api && fault.action == FaultAction::DropAfterApply)
+            .count();
+        assert_eq!(count, times as usize, "lost {api:?} responses: {fired:#?}");
+    }
     broker.shutdown().await;
 }

@@ -130,6 +130,11 @@ public final class JavaClientInterop {
         scenarios.put("admin_alter_offsets_of_active_group", interop::alterOffsetsOfActiveGroup);
         scenarios.put("auto_commit_and_pattern_subscription", interop::autoCommitAndPattern);
         scenarios.put("producer_auto_creates_topic", interop::producerAutoCreatesTopic);
+        scenarios.put("admin_describe_topics_paginated", interop::describeTopicsPaginated);
+        scenarios.put("admin_groups_batched_and_filtered", interop::groupsBatchedAndFiltered);
+        scenarios.put("admin_remove_members", interop::removeMembers);
+        scenarios.put("admin_fence_producers", interop::fenceProducers);
+        scenarios.put("admin_delete_offsets_of_subscribed_topic", interop::deleteOffsetsOfSubscribedTopic);
 
         Set<String> only = new HashSet<>(Arrays.asList(args).subList(1, args.length));
         ExecutorService executor = Executors.newCachedThreadPool(runnable -> {
@@ -1444,19 +1449,20 @@ public final class JavaClientInterop {
         String badValue = name("bad-config-value");
         String unknownConfig = name("unknown-config");
         try (Admin admin = admin()) {
+            short tooMany = (short) (get(admin.describeCluster().nodes()).size() + 1);
             get(admin.createTopics(List.of(new NewTopic(valid, 3, (short) 1)),
                 new org.apache.kafka.clients.admin.CreateTopicsOptions().validateOnly(true)).all());
             check(!get(admin.listTopics().names()).contains(valid), "validateOnly created the topic");
 
             CreateTopicsResult result = admin.createTopics(List.of(
-                new NewTopic(replicas, 1, (short) 3),
+                new NewTopic(replicas, 1, tooMany),
                 new NewTopic(bad, 1, (short) 1),
                 new NewTopic(zero, 0, (short) 1),
                 new NewTopic(badValue, 1, (short) 1).configs(Map.of("retention.ms", "soon")),
                 new NewTopic(unknownConfig, 1, (short) 1).configs(Map.of("no.such.config", "1"))));
             Throwable error = failureOf(result.values().get(replicas));
             check(error instanceof org.apache.kafka.common.errors.InvalidReplicationFactorException,
-                "3 replicas on a 1-node cluster: " + error);
+                "more replicas than nodes: " + error);
             error = failureOf(result.values().get(bad));
             check(error instanceof org.apache.kafka.common.errors.InvalidTopicException, "illegal name: " + error);
             error = failureOf(result.values().get(zero));
@@ -1561,6 +1567,236 @@ public final class JavaClientInterop {
         try (Admin admin = admin()) {
             TopicDescription description = get(admin.describeTopics(List.of(topic)).allTopicNames()).get(topic);
             checkEquals(1, description.partitions().size(), "partitions of an auto-created topic");
+        }
+    }
+
+    /** describeTopics with a tiny partitionSizeLimitPerResponse: DescribeTopicPartitions pages with its cursor. */
+    void describeTopicsPaginated() throws Exception {
+        Map<String, Integer> sizes = new TreeMap<>(Map.of(
+            name("paged-a"), 5, name("paged-b"), 1, name("paged-c"), 3));
+        try (Admin admin = admin()) {
+            for (Map.Entry<String, Integer> entry : sizes.entrySet()) {
+                createTopic(admin, entry.getKey(), entry.getValue());
+            }
+            for (int limit : new int[] {1, 2, 4}) {
+                Map<String, TopicDescription> described = get(admin.describeTopics(sizes.keySet(),
+                    new org.apache.kafka.clients.admin.DescribeTopicsOptions().partitionSizeLimitPerResponse(limit))
+                    .allTopicNames());
+                checkEquals(sizes.keySet(), described.keySet(), "topics described with a page of " + limit);
+                for (Map.Entry<String, Integer> entry : sizes.entrySet()) {
+                    List<Integer> indexes = described.get(entry.getKey()).partitions().stream()
+                        .map(TopicPartitionInfo::partition).collect(Collectors.toList());
+                    List<Integer> expected = new ArrayList<>();
+                    for (int p = 0; p < entry.getValue(); p++) {
+                        expected.add(p);
+                    }
+                    checkEquals(expected, indexes, "partitions of " + entry.getKey() + " with a page of " + limit);
+                }
+            }
+        }
+    }
+
+    /**
+     * Group admin calls over several groups at once (batched OffsetFetch,
+     * DescribeGroups, DeleteGroups), listing filtered by state and type,
+     * altering the offsets of a group that does not exist yet, deleting
+     * one partition's offsets (OffsetDelete).
+     */
+    void groupsBatchedAndFiltered() throws Exception {
+        String topic = name("batched");
+        String g1 = name("batched-g1");
+        String g2 = name("batched-g2");
+        String g3 = name("batched-g3");
+        TopicPartition p0 = new TopicPartition(topic, 0);
+        TopicPartition p1 = new TopicPartition(topic, 1);
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 2);
+            try (KafkaProducer<byte[], byte[]> producer = producer(Map.of())) {
+                for (int i = 0; i < 10; i++) {
+                    producer.send(new ProducerRecord<>(topic, i % 2, bytes("k"), bytes("v" + i)));
+                }
+                producer.flush();
+            }
+            // Two groups commit with a consumer, the third is made by the admin client.
+            for (String group : List.of(g1, g2)) {
+                try (KafkaConsumer<byte[], byte[]> consumer = consumer(group, Map.of())) {
+                    consumer.assign(List.of(p0, p1));
+                    long offset = group.equals(g1) ? 1 : 2;
+                    consumer.commitSync(Map.of(p0, new OffsetAndMetadata(offset), p1, new OffsetAndMetadata(offset + 1)),
+                        DEADLINE);
+                }
+            }
+            get(admin.alterConsumerGroupOffsets(g3, Map.of(p1, new OffsetAndMetadata(4, "from-admin"))).all());
+
+            Map<String, org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec> specs = new HashMap<>();
+            specs.put(g1, new org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec());
+            specs.put(g2, new org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec().topicPartitions(List.of(p1)));
+            specs.put(g3, new org.apache.kafka.clients.admin.ListConsumerGroupOffsetsSpec());
+            Map<String, Map<TopicPartition, OffsetAndMetadata>> all = get(admin.listConsumerGroupOffsets(specs).all());
+            checkEquals(Map.of(p0, 1L, p1, 2L), offsetsOf(all.get(g1)), "offsets of " + g1);
+            checkEquals(Map.of(p1, 3L), offsetsOf(all.get(g2)), "offsets of " + g2 + " (p1 asked)");
+            checkEquals(Map.of(p1, 4L), offsetsOf(all.get(g3)), "offsets of " + g3);
+            checkEquals("from-admin", all.get(g3).get(p1).metadata(), "metadata of the admin's commit");
+
+            Map<String, ConsumerGroupDescription> described = get(admin.describeConsumerGroups(List.of(g1, g2, g3)).all());
+            for (String group : List.of(g1, g2, g3)) {
+                checkEquals(GroupState.EMPTY, described.get(group).groupState(), "state of " + group);
+                check(described.get(group).members().isEmpty(), group + " has members");
+            }
+
+            Collection<ConsumerGroupListing> empty = get(admin.listConsumerGroups(
+                new org.apache.kafka.clients.admin.ListConsumerGroupsOptions().inGroupStates(Set.of(GroupState.EMPTY))).all());
+            Set<String> emptyIds = empty.stream().map(ConsumerGroupListing::groupId).collect(Collectors.toSet());
+            check(emptyIds.containsAll(List.of(g1, g2, g3)), "listing Empty groups lacks ours: " + emptyIds);
+            Collection<ConsumerGroupListing> stable = get(admin.listConsumerGroups(
+                new org.apache.kafka.clients.admin.ListConsumerGroupsOptions().inGroupStates(Set.of(GroupState.STABLE))).all());
+            check(stable.stream().noneMatch(l -> l.groupId().equals(g1)), "an Empty group listed as Stable");
+            Collection<org.apache.kafka.clients.admin.GroupListing> classic = get(admin.listGroups(
+                new org.apache.kafka.clients.admin.ListGroupsOptions().withTypes(Set.of(org.apache.kafka.common.GroupType.CLASSIC))).all());
+            check(classic.stream().anyMatch(l -> l.groupId().equals(g1)
+                    && l.type().equals(java.util.Optional.of(org.apache.kafka.common.GroupType.CLASSIC))),
+                "listGroups(classic) lacks " + g1 + ": " + classic);
+            Collection<org.apache.kafka.clients.admin.GroupListing> share = get(admin.listGroups(
+                new org.apache.kafka.clients.admin.ListGroupsOptions().withTypes(Set.of(org.apache.kafka.common.GroupType.SHARE))).all());
+            check(share.stream().noneMatch(l -> l.groupId().equals(g1)), "a classic group listed as a share group");
+
+            get(admin.deleteConsumerGroupOffsets(g1, Set.of(p0)).all());
+            checkEquals(Map.of(p1, 2L), offsetsOf(get(admin.listConsumerGroupOffsets(g1).partitionsToOffsetAndMetadata())),
+                "offsets of " + g1 + " after deleting p0's");
+
+            get(admin.deleteConsumerGroups(List.of(g1, g2, g3)).all());
+            Set<String> left = get(admin.listConsumerGroups().all()).stream()
+                .map(ConsumerGroupListing::groupId).collect(Collectors.toSet());
+            check(!left.contains(g1) && !left.contains(g2) && !left.contains(g3), "deleted groups still listed");
+        }
+    }
+
+    static Map<TopicPartition, Long> offsetsOf(Map<TopicPartition, OffsetAndMetadata> offsets) {
+        Map<TopicPartition, Long> result = new HashMap<>();
+        if (offsets != null) {
+            offsets.forEach((tp, offset) -> {
+                if (offset != null) {
+                    result.put(tp, offset.offset());
+                }
+            });
+        }
+        return result;
+    }
+
+    /**
+     * removeMembersFromConsumerGroup: a static member that closed (and so
+     * did not leave) is removed by its instance id; removing every member
+     * of a group empties it.
+     */
+    void removeMembers() throws Exception {
+        String topic = name("remove-members");
+        String group = name("remove-members-g");
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(group, Map.of(
+                    ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "static-1",
+                    ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "60000"))) {
+                consumer.subscribe(List.of(topic));
+                long deadline = System.nanoTime() + DEADLINE.toNanos();
+                while (consumer.assignment().isEmpty()) {
+                    check(System.nanoTime() < deadline, "the static member got no assignment");
+                    consumer.poll(POLL);
+                }
+            }
+            checkEquals(1, get(admin.describeConsumerGroups(List.of(group)).describedGroups().get(group))
+                .members().size(), "members after the static member closed");
+            get(admin.removeMembersFromConsumerGroup(group, new org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions(
+                List.of(new org.apache.kafka.clients.admin.MemberToRemove("static-1")))).all());
+            ConsumerGroupDescription description = get(admin.describeConsumerGroups(List.of(group))
+                .describedGroups().get(group));
+            check(description.members().isEmpty(), "members after removing the static member: " + description.members());
+            checkEquals(GroupState.EMPTY, description.groupState(), "state after removing the only member");
+            Throwable unknown = failureOf(admin.removeMembersFromConsumerGroup(group,
+                new org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions(
+                    List.of(new org.apache.kafka.clients.admin.MemberToRemove("static-1")))).all());
+            check(unknown instanceof org.apache.kafka.common.errors.UnknownMemberIdException,
+                "removing a member that is gone: " + unknown);
+
+            // Remove everyone: a dynamic member is removed by its member id.
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(group, Map.of())) {
+                consumer.subscribe(List.of(topic));
+                long deadline = System.nanoTime() + DEADLINE.toNanos();
+                while (consumer.assignment().isEmpty()) {
+                    check(System.nanoTime() < deadline, "the dynamic member got no assignment");
+                    consumer.poll(POLL);
+                }
+                get(admin.removeMembersFromConsumerGroup(group,
+                    new org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions()).all());
+                description = get(admin.describeConsumerGroups(List.of(group)).describedGroups().get(group));
+                check(description.members().isEmpty(), "members after removing all: " + description.members());
+            }
+        }
+    }
+
+    /** Admin fenceProducers: the open transaction of the fenced producer is aborted, its commit fails. */
+    void fenceProducers() throws Exception {
+        String topic = name("fence");
+        String txnId = name("fence-id");
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+            KafkaProducer<byte[], byte[]> producer = producer(Map.of(
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId,
+                ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000"));
+            try {
+                producer.initTransactions();
+                producer.beginTransaction();
+                producer.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("fenced")));
+                producer.flush();
+                org.apache.kafka.clients.admin.FenceProducersResult result = admin.fenceProducers(List.of(txnId));
+                get(result.all());
+                check(get(result.producerId(txnId)) >= 0, "fenced producer id " + get(result.producerId(txnId)));
+                Throwable fenced = null;
+                try {
+                    producer.commitTransaction();
+                } catch (Exception e) {
+                    fenced = e;
+                }
+                check(fenced instanceof org.apache.kafka.common.errors.ProducerFencedException,
+                    "committing after fenceProducers: " + fenced);
+            } finally {
+                producer.close(Duration.ZERO);
+            }
+            try (KafkaProducer<byte[], byte[]> plain = producer(Map.of())) {
+                plain.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("sentinel")))
+                    .get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            }
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(null, Map.of(
+                    ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+                consumer.assign(List.of(tp));
+                ConsumerRecord<byte[], byte[]> first = firstRecordOf(consumer, tp);
+                checkEquals("sentinel", text(first.value()), "first committed record after the fenced transaction");
+            }
+        }
+    }
+
+    /** deleteConsumerGroupOffsets of a topic the group's member subscribes to is refused. */
+    void deleteOffsetsOfSubscribedTopic() throws Exception {
+        String topic = name("offset-delete");
+        String group = name("offset-delete-g");
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(group, Map.of())) {
+                consumer.subscribe(List.of(topic));
+                long deadline = System.nanoTime() + DEADLINE.toNanos();
+                while (consumer.assignment().isEmpty()) {
+                    check(System.nanoTime() < deadline, "the member got no assignment");
+                    consumer.poll(POLL);
+                }
+                consumer.commitSync(Map.of(tp, new OffsetAndMetadata(0)), DEADLINE);
+                Throwable error = failureOf(admin.deleteConsumerGroupOffsets(group, Set.of(tp)).all());
+                check(error instanceof org.apache.kafka.common.errors.GroupSubscribedToTopicException,
+                    "deleting the offsets of a subscribed topic: " + error);
+            }
+            get(admin.deleteConsumerGroupOffsets(group, Set.of(tp)).all());
+            check(get(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata()).isEmpty(),
+                "offsets left after deleteConsumerGroupOffsets");
         }
     }
 }
