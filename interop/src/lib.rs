@@ -1,2 +1,9 @@
 //! Interoperability tests live in `tests/`: librdkafka, a Kafka client nobody
-//! here wrote, against the bundled broker and the ferrokafka clients.
+//! here wrote, against the bundled broker and the ferrokafka clients; the
+//! Java client; and the user-facing scenarios (`tests/cluster_*.rs`) that
+//! run against a real Apache Kafka when `FERROKAFKA_TEST_BOOTSTRAP` names
+//! one and against the bundled broker otherwise, through [`cluster`].
+
+pub mod cluster;
+
+pub use cluster::{TestCluster, unique, wait_for};
