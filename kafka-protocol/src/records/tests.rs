@@ -246,7 +246,9 @@ fn crc_mismatch_is_detected_and_can_be_skipped() {
     );
     assert_eq!(buf, corrupt, "buf is untouched on error");
     let view = RecordBatchView::new(corrupt.clone()).unwrap();
-    assert!(view.verify_crc().is_err());
+    assert!(
+        matches!(view.verify_crc(), Err(ProtocolError::CrcMismatch { stored, computed }) if stored != computed)
+    );
     // With CRC checks off (check.crcs=false) the batch decodes.
     let options = DecodeOptions::default().with_verify_crc(false);
     let batch = RecordBatch::decode(&mut buf, &options).unwrap();
@@ -304,11 +306,16 @@ fn a_corrupt_complete_batch_ends_the_iteration_with_an_error() {
     stream.put_slice(&raw);
     stream.put_slice(&good);
     let mut batches = decode_batches(stream.freeze(), DecodeOptions::default());
-    assert!(batches.next().unwrap().is_ok());
-    assert!(matches!(
+    assert_eq!(batches.next(), Some(decode_one(&good)));
+    // The second batch, and only it, is reported: its own stored CRC and
+    // the one its changed bytes have.
+    assert_eq!(
         batches.next(),
-        Some(Err(ProtocolError::CrcMismatch { .. }))
-    ));
+        Some(Err(ProtocolError::CrcMismatch {
+            stored: u32::from_be_bytes([good[17], good[18], good[19], good[20]]),
+            computed: crc32c::crc32c(&raw[21..]),
+        }))
+    );
     assert!(batches.next().is_none());
 }
 
@@ -381,7 +388,15 @@ fn a_huge_record_count_with_little_input_is_rejected_before_allocating() {
         let raw = tampered(&bytes, |raw| {
             raw[57..61].copy_from_slice(&6i32.to_be_bytes())
         });
-        assert!(decode_one(&raw).is_err(), "{codec}");
+        assert_eq!(
+            decode_one(&raw),
+            Err(ProtocolError::Truncated {
+                what: "Record.length",
+                needed: 1,
+                remaining: 0
+            }),
+            "{codec}"
+        );
         // A count too small leaves records over.
         let raw = tampered(&bytes, |raw| {
             raw[57..61].copy_from_slice(&4i32.to_be_bytes())
@@ -548,20 +563,33 @@ fn builder_rejects_bad_offsets_and_late_base_timestamps() {
     builder
         .append_with_offset_delta(3, T0, None, None, &[])
         .unwrap();
-    assert!(
-        builder
-            .append_with_offset_delta(3, T0, None, None, &[])
-            .is_err()
+    assert_eq!(
+        builder.append_with_offset_delta(3, T0, None, None, &[]),
+        Err(ProtocolError::InvalidRecord(
+            "offset delta 3 does not follow Some(3)".into()
+        ))
     );
-    assert!(
-        builder
-            .append_with_offset_delta(-1, T0, None, None, &[])
-            .is_err()
+    assert_eq!(
+        builder.append_with_offset_delta(-1, T0, None, None, &[]),
+        Err(ProtocolError::InvalidRecord(
+            "offset delta -1 does not follow Some(3)".into()
+        ))
     );
     assert_eq!(builder.append(T0, None, None, &[]).unwrap(), 4);
-    assert!(builder.set_base_timestamp(T0).is_err());
+    assert_eq!(
+        builder.set_base_timestamp(T0).err(),
+        Some(ProtocolError::InvalidRecord(
+            "the base timestamp must be set before the first record".into()
+        ))
+    );
     // A timestamp so far from the base that the delta overflows.
-    assert!(builder.append(i64::MIN, None, None, &[]).is_err());
+    assert_eq!(
+        builder.append(i64::MIN, None, None, &[]),
+        Err(ProtocolError::InvalidRecord(format!(
+            "timestamp {} is too far from the base timestamp {T0}",
+            i64::MIN
+        )))
+    );
     assert_eq!(builder.record_count(), 2);
 }
 
@@ -591,10 +619,20 @@ fn encode_keeps_gaps_and_header_fields_of_compacted_batches() {
     assert_eq!(decode_one(&bytes).unwrap(), batch);
     let mut bad = batch.clone();
     bad.last_offset_delta = 6;
-    assert!(bad.encode().is_err());
+    assert_eq!(
+        bad.encode(),
+        Err(ProtocolError::InvalidRecord(
+            "last offset delta 6 is before the last record's 7".into()
+        ))
+    );
     let mut bad = batch.clone();
     bad.records[0].offset = 99;
-    assert!(bad.encode().is_err());
+    assert_eq!(
+        bad.encode(),
+        Err(ProtocolError::InvalidRecord(
+            "offset delta -1 does not follow None".into()
+        ))
+    );
     let mut legacy = batch;
     legacy.magic = MAGIC_V1;
     assert_eq!(legacy.encode(), Err(ProtocolError::UnsupportedMagic(1)));
@@ -638,8 +676,24 @@ fn the_broker_patches_offsets_epochs_and_log_append_time_in_place() {
     let bytes = build(&records, Compression::None);
     let mut raw = BytesMut::from(&bytes[..]);
     raw.put_u8(0);
-    assert!(RecordBatchMut::new(&mut raw).is_err(), "trailing bytes");
-    assert!(RecordBatchMut::new(&mut raw[..60]).is_err(), "short header");
+    assert_eq!(
+        RecordBatchMut::new(&mut raw).err(),
+        Some(ProtocolError::InvalidRecord(format!(
+            "batch length says {} bytes but {} were given",
+            bytes.len(),
+            bytes.len() + 1
+        ))),
+        "trailing bytes"
+    );
+    assert_eq!(
+        RecordBatchMut::new(&mut raw[..60]).err(),
+        Some(ProtocolError::Truncated {
+            what: "RecordBatch header",
+            needed: 61,
+            remaining: 60
+        }),
+        "short header"
+    );
 }
 
 #[test]
@@ -753,7 +807,12 @@ fn end_transaction_markers_round_trip() {
         ControlRecord::new(ControlRecordKind::Commit).to_key_bytes(),
         [0, 0, 0, 1]
     );
-    assert!(end_transaction_batch(ControlRecordKind::Other(2), 1, 1, 1, T0).is_err());
+    assert_eq!(
+        end_transaction_batch(ControlRecordKind::Other(2), 1, 1, 1, T0),
+        Err(ProtocolError::InvalidRecord(
+            "an end transaction marker is a commit or an abort, not Other(2)".into()
+        ))
+    );
     assert!(
         decode_one(&build(&sample_records(), Compression::None))
             .unwrap()
@@ -771,10 +830,25 @@ fn control_record_keys_are_validated() {
             kind: ControlRecordKind::Other(5)
         }
     );
-    assert!(ControlRecord::parse_key(&[0, 0, 0]).is_err());
-    assert!(ControlRecord::parse_key(&[0xff, 0xff, 0, 0]).is_err());
-    assert!(EndTransactionMarker::parse_value(&[0, 0, 0, 0, 1]).is_err());
-    assert!(ControlRecord::from_record(&record(0, 0, None, None)).is_err());
+    fn invalid<T>(message: &str) -> Result<T, ProtocolError> {
+        Err(ProtocolError::InvalidRecord(message.into()))
+    }
+    assert_eq!(
+        ControlRecord::parse_key(&[0, 0, 0]),
+        invalid("control record key of 3 bytes, needs 4")
+    );
+    assert_eq!(
+        ControlRecord::parse_key(&[0xff, 0xff, 0, 0]),
+        invalid("negative control record key version -1")
+    );
+    assert_eq!(
+        EndTransactionMarker::parse_value(&[0, 0, 0, 0, 1]),
+        invalid("end transaction marker of 5 bytes, needs 6")
+    );
+    assert_eq!(
+        ControlRecord::from_record(&record(0, 0, None, None)),
+        invalid("control record with a null key")
+    );
     assert_eq!(ControlRecordKind::from_code(0), ControlRecordKind::Abort);
     assert_eq!(ControlRecordKind::Other(6).code(), 6);
 }
