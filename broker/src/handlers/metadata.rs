@@ -3,8 +3,9 @@
 //! creation is on and the request allows it (v4+ `allow_auto_topic_creation`;
 //! always allowed before v4, as in Kafka).
 //!
-//! Topics requested by id (v10+) are looked up by id. Replicas are the
-//! leader and the nodes after it (there is no replication, see
+//! Topics requested by id (v10+) are looked up by id, from v12 even when a
+//! name comes with the id (the Java client sends "" rather than null).
+//! Replicas are the leader and the nodes after it (there is no replication, see
 //! [`crate::cluster::Topic::replicas`]); the ISR is those that are running. Partitions whose leader
 //! node is stopped report LEADER_NOT_AVAILABLE with leader -1 and the node
 //! among the offline replicas, which is what a single-replica Kafka
@@ -141,6 +142,16 @@ pub(crate) fn handle(context: &RequestContext, request: MetadataRequest) -> Meta
             .unwrap_or_default()
             .into_iter()
             .map(|wanted| match wanted.name {
+                // From v12 (where Kafka serves ids) a topic with an id is
+                // looked up by it, whatever its name says: the Java client
+                // sends the name as "" (its default), not null, and Kafka
+                // goes by the ids whenever any is set.
+                _ if version >= 12 && !wanted.topic_id.is_zero() => {
+                    match cluster.topic_by_id(wanted.topic_id) {
+                        Some(topic) => describe_topic(cluster, &topic, version),
+                        None => missing(None, wanted.topic_id, ErrorCode::UnknownTopicId),
+                    }
+                }
                 Some(name) => {
                     let found = if allow_create {
                         cluster.auto_create(&name)

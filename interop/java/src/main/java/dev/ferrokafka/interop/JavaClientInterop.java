@@ -135,6 +135,12 @@ public final class JavaClientInterop {
         scenarios.put("admin_remove_members", interop::removeMembers);
         scenarios.put("admin_fence_producers", interop::fenceProducers);
         scenarios.put("admin_delete_offsets_of_subscribed_topic", interop::deleteOffsetsOfSubscribedTopic);
+        scenarios.put("producer_refused_records", interop::refusedRecords);
+        scenarios.put("transactional_abortable_error_then_commit", interop::abortableErrorThenCommit);
+        scenarios.put("transaction_timeout_aborts", interop::transactionTimeoutAborts);
+        scenarios.put("consumer_max_poll_interval_exceeded", interop::maxPollIntervalExceeded);
+        scenarios.put("static_member_session_expires", interop::staticMemberSessionExpires);
+        scenarios.put("admin_topics_by_id", interop::topicsById);
 
         Set<String> only = new HashSet<>(Arrays.asList(args).subList(1, args.length));
         ExecutorService executor = Executors.newCachedThreadPool(runnable -> {
@@ -190,11 +196,15 @@ public final class JavaClientInterop {
                 break;
             }
         }
+        // Where in this program it was thrown: the lines of the first few frames here.
+        List<String> lines = new ArrayList<>();
         for (StackTraceElement frame : error.getStackTrace()) {
-            if (frame.getClassName().startsWith(JavaClientInterop.class.getName())) {
-                text.append(" (at line ").append(frame.getLineNumber()).append(')');
-                break;
+            if (frame.getClassName().startsWith(JavaClientInterop.class.getName()) && lines.size() < 3) {
+                lines.add(frame.getMethodName() + ":" + frame.getLineNumber());
             }
+        }
+        if (!lines.isEmpty()) {
+            text.append(" (at ").append(String.join(" <- ", lines)).append(')');
         }
         return text.toString().replace('\n', ' ');
     }
@@ -1797,6 +1807,275 @@ public final class JavaClientInterop {
             get(admin.deleteConsumerGroupOffsets(group, Set.of(tp)).all());
             check(get(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata()).isEmpty(),
                 "offsets left after deleteConsumerGroupOffsets");
+        }
+    }
+
+    /**
+     * Records the broker must refuse, each failing alone while the idempotent
+     * producer goes on: a keyless record on a compacted topic
+     * (InvalidRecordException), a timestamp more than
+     * message.timestamp.after.max.ms ahead (InvalidTimestampException).
+     */
+    void refusedRecords() throws Exception {
+        String compacted = name("compacted");
+        String future = name("future-timestamps");
+        try (Admin admin = admin()) {
+            get(admin.createTopics(List.of(
+                new NewTopic(compacted, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")),
+                new NewTopic(future, 1, (short) 1).configs(Map.of("message.timestamp.after.max.ms", "60000"))))
+                .all());
+        }
+        try (KafkaProducer<byte[], byte[]> producer = producer(Map.of())) {
+            Throwable error = null;
+            try {
+                producer.send(new ProducerRecord<>(compacted, 0, null, bytes("no key")))
+                    .get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                error = e.getCause();
+            }
+            check(error instanceof org.apache.kafka.common.InvalidRecordException,
+                "a keyless record on a compacted topic: " + error);
+            RecordMetadata md = producer.send(new ProducerRecord<>(compacted, 0, bytes("k"), bytes("keyed")))
+                .get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            checkEquals(0L, md.offset(), "offset of a keyed record after the refused one");
+
+            error = null;
+            try {
+                producer.send(new ProducerRecord<>(future, 0, System.currentTimeMillis() + 3_600_000L,
+                    bytes("k"), bytes("from the future"))).get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                error = e.getCause();
+            }
+            check(error instanceof org.apache.kafka.common.errors.InvalidTimestampException,
+                "a timestamp an hour ahead with message.timestamp.after.max.ms=60000: " + error);
+            md = producer.send(new ProducerRecord<>(future, 0, bytes("k"), bytes("now")))
+                .get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            checkEquals(0L, md.offset(), "offset of a record stamped now after the refused one");
+        }
+    }
+
+    /**
+     * A transaction hits an abortable error (a record too large for its
+     * topic): the producer aborts, bumps its epoch (KIP-360) and commits the
+     * next transaction; read_committed sees only that one.
+     */
+    void abortableErrorThenCommit() throws Exception {
+        String topic = name("abortable");
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (Admin admin = admin()) {
+            get(admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1)
+                .configs(Map.of("max.message.bytes", "1024")))).all());
+        }
+        try (KafkaProducer<byte[], byte[]> producer = producer(Map.of(
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, name("abortable-id"),
+                ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000"))) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("small, aborted")));
+            Future<RecordMetadata> big = producer.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("z".repeat(4000))));
+            Throwable error = null;
+            try {
+                big.get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                error = e.getCause();
+            }
+            check(error instanceof org.apache.kafka.common.errors.RecordTooLargeException,
+                "a record too large in a transaction: " + error);
+            Throwable commit = null;
+            try {
+                producer.commitTransaction();
+            } catch (Exception e) {
+                commit = e;
+            }
+            check(commit != null, "committing a transaction with a failed send succeeded");
+            producer.abortTransaction();
+
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("committed")));
+            producer.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("sentinel")));
+            producer.commitTransaction();
+        }
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(null, Map.of(
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            consumer.assign(List.of(tp));
+            List<String> values = new ArrayList<>();
+            long deadline = System.nanoTime() + DEADLINE.toNanos();
+            while (!values.contains("sentinel")) {
+                check(System.nanoTime() < deadline, "no sentinel; read " + values);
+                consumer.poll(POLL).forEach(r -> values.add(text(r.value())));
+            }
+            checkEquals(List.of("committed", "sentinel"), values, "read_committed values");
+        }
+    }
+
+    /**
+     * A transaction left open past transaction.timeout.ms is aborted by the
+     * coordinator: the last stable offset moves past it, read_committed
+     * never sees its records, and the producer that let it expire cannot
+     * commit it.
+     */
+    void transactionTimeoutAborts() throws Exception {
+        String topic = name("txn-timeout");
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+        }
+        KafkaProducer<byte[], byte[]> producer = producer(Map.of(
+            ProducerConfig.TRANSACTIONAL_ID_CONFIG, name("txn-timeout-id"),
+            ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "3000"));
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(null, Map.of(
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            for (int i = 0; i < 3; i++) {
+                producer.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("expired-" + i)));
+            }
+            producer.flush();
+            checkEquals(0L, consumer.endOffsets(List.of(tp), DEADLINE).get(tp), "LSO with the transaction open");
+            waitFor("the coordinator to abort the expired transaction (LSO past its marker)",
+                () -> consumer.endOffsets(List.of(tp), DEADLINE).get(tp) == 4L);
+            Throwable error = null;
+            try {
+                producer.commitTransaction();
+            } catch (Exception e) {
+                error = e;
+            }
+            check(error != null, "committing an expired transaction succeeded");
+        } finally {
+            producer.close(Duration.ZERO);
+        }
+        try (KafkaProducer<byte[], byte[]> plain = producer(Map.of())) {
+            plain.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("sentinel"))).get(DEADLINE.toMillis(),
+                TimeUnit.MILLISECONDS);
+        }
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(null, Map.of(
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            consumer.assign(List.of(tp));
+            ConsumerRecord<byte[], byte[]> first = firstRecordOf(consumer, tp);
+            checkEquals("sentinel", text(first.value()), "first committed record after the expired transaction");
+        }
+    }
+
+    /**
+     * A member that stops polling for longer than max.poll.interval.ms leaves
+     * the group (its heartbeat thread says so); the other member takes its
+     * partitions; the late member's commit fails with CommitFailedException
+     * and it rejoins on its next poll.
+     */
+    void maxPollIntervalExceeded() throws Exception {
+        String topic = name("max-poll");
+        String group = name("max-poll-g");
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 2);
+        }
+        KafkaConsumer<byte[], byte[]> slow = consumer(group, Map.of(
+            ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "4000",
+            ConsumerConfig.CLIENT_ID_CONFIG, "slow"));
+        KafkaConsumer<byte[], byte[]> steady = consumer(group, Map.of(ConsumerConfig.CLIENT_ID_CONFIG, "steady"));
+        try {
+            slow.subscribe(List.of(topic));
+            steady.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + DEADLINE.toNanos();
+            while (slow.assignment().size() != 1 || steady.assignment().size() != 1) {
+                check(System.nanoTime() < deadline, "no split: " + slow.assignment() + " / " + steady.assignment());
+                slow.poll(POLL);
+                steady.poll(POLL);
+            }
+            // The slow member stops polling; the steady one keeps going.
+            deadline = System.nanoTime() + DEADLINE.toNanos();
+            while (steady.assignment().size() != 2) {
+                check(System.nanoTime() < deadline, "the steady member never got both partitions: "
+                    + steady.assignment());
+                steady.poll(POLL);
+            }
+            TopicPartition owned = slow.assignment().iterator().next();
+            Throwable error = null;
+            try {
+                slow.commitSync(Map.of(owned, new OffsetAndMetadata(0)), DEADLINE);
+            } catch (Exception e) {
+                error = e;
+            }
+            check(error instanceof org.apache.kafka.clients.consumer.CommitFailedException,
+                "committing after max.poll.interval.ms: " + error);
+            deadline = System.nanoTime() + DEADLINE.toNanos();
+            while (slow.assignment().size() != 1 || steady.assignment().size() != 1) {
+                check(System.nanoTime() < deadline, "the slow member did not rejoin: " + slow.assignment()
+                    + " / " + steady.assignment());
+                slow.poll(POLL);
+                steady.poll(POLL);
+            }
+        } finally {
+            slow.close(Duration.ofSeconds(30));
+            steady.close(Duration.ofSeconds(30));
+        }
+    }
+
+    /** A static member that closed (without leaving) is removed once its session times out. */
+    void staticMemberSessionExpires() throws Exception {
+        String topic = name("static-expiry");
+        String group = name("static-expiry-g");
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(group, Map.of(
+                    ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "expiring",
+                    ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "6000"))) {
+                consumer.subscribe(List.of(topic));
+                long deadline = System.nanoTime() + DEADLINE.toNanos();
+                while (consumer.assignment().isEmpty()) {
+                    check(System.nanoTime() < deadline, "the static member got no assignment");
+                    consumer.poll(POLL);
+                }
+            }
+            long closed = System.nanoTime();
+            checkEquals(1, get(admin.describeConsumerGroups(List.of(group)).describedGroups().get(group))
+                .members().size(), "members right after the static member closed");
+            waitFor("the static member's session to expire", () -> {
+                try {
+                    ConsumerGroupDescription d = get(admin.describeConsumerGroups(List.of(group))
+                        .describedGroups().get(group));
+                    return d.members().isEmpty() && d.groupState() == GroupState.EMPTY;
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            long waited = (System.nanoTime() - closed) / 1_000_000;
+            check(waited >= 4000, "the member was removed after " + waited + " ms, before its 6 s session ended");
+        }
+    }
+
+    /**
+     * describeTopics and deleteTopics by topic id; a topic recreated under
+     * the same name gets a new id, and the old id is unknown.
+     */
+    void topicsById() throws Exception {
+        String topic = name("by-id");
+        try (Admin admin = admin()) {
+            Uuid first = get(admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).topicId(topic));
+            Map<Uuid, TopicDescription> byId = get(admin.describeTopics(
+                org.apache.kafka.common.TopicCollection.ofTopicIds(List.of(first))).allTopicIds());
+            checkEquals(topic, byId.get(first).name(), "name of the topic described by id");
+            checkEquals(2, byId.get(first).partitions().size(), "partitions of the topic described by id");
+
+            get(admin.deleteTopics(org.apache.kafka.common.TopicCollection.ofTopicIds(List.of(first))).all());
+            waitFor("the topic deleted by id to go", () -> {
+                try {
+                    return !get(admin.listTopics().names()).contains(topic);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            Uuid second = get(admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).topicId(topic));
+            check(!second.equals(first), "a recreated topic kept its old id " + first);
+            checkEquals(second, get(admin.describeTopics(List.of(topic)).allTopicNames()).get(topic).topicId(),
+                "id of the recreated topic");
+            Throwable old = failureOf(admin.describeTopics(org.apache.kafka.common.TopicCollection.ofTopicIds(
+                List.of(first))).topicIdValues().get(first));
+            check(old instanceof org.apache.kafka.common.errors.UnknownTopicIdException,
+                "describing a deleted topic's id: " + old);
+            Throwable gone = failureOf(admin.deleteTopics(org.apache.kafka.common.TopicCollection.ofTopicIds(
+                List.of(first))).topicIdValues().get(first));
+            check(gone instanceof org.apache.kafka.common.errors.UnknownTopicIdException,
+                "deleting a deleted topic's id: " + gone);
         }
     }
 }
