@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use ferrokafka_protocol::compression::Compression;
 use ferrokafka_protocol::generated::{RequestKind, ResponseKind};
 use ferrokafka_protocol::records::{
-    DecodeOptions, RecordBatch, RecordBatchBuilder, decode_batches,
+    DecodeOptions, RecordBatch, RecordBatchBuilder, RecordHeader, decode_batches,
 };
 use ferrokafka_protocol::{ApiKey, ProtocolError, frame, header};
 use proptest::prelude::*;
@@ -234,6 +234,42 @@ fn a_batch_claiming_two_billion_records_allocates_within_the_bound() {
     }
 }
 
+/// A count or length claimed anywhere in a batch's records (CRC checks off,
+/// so the record parser reads them): key, value and header lengths, header
+/// counts, each as large as a varint can say and as large as what remains.
+/// Uncompressed, so no codec state: a `Record` per 7 bytes at most.
+fn any_claim_in_the_records_allocates_within_the_bound() {
+    let mut builder = RecordBatchBuilder::new(Compression::None);
+    let headers = [RecordHeader::new("h", Some(Bytes::from_static(b"v")))];
+    for i in 0..8u8 {
+        builder
+            .append(1_700_000_000_000, Some(&[i; 3]), Some(&[i; 5]), &headers)
+            .unwrap();
+    }
+    let clean = builder.build().unwrap().to_vec();
+    let options = DecodeOptions::default().with_verify_crc(false);
+    for at in 61..clean.len() {
+        let remaining = u32::try_from(clean.len() - at).unwrap();
+        // Zigzag varints: 2^31 - 1, and twice what remains.
+        let claims: [&[u8]; 2] = [
+            &[0xfe, 0xff, 0xff, 0xff, 0x0f],
+            &[((remaining * 2) as u8) | 0x80, ((remaining * 2) >> 7) as u8],
+        ];
+        for claim in claims {
+            let mut raw = clean.clone();
+            let end = (at + claim.len()).min(raw.len());
+            raw[at..end].copy_from_slice(&claim[..end - at]);
+            let raw = Bytes::from(raw);
+            let allocated = allocated_by(|| RecordBatch::decode(&mut raw.clone(), &options));
+            let bound = raw.len() * 32 + 4 * CONSTANT;
+            assert!(
+                allocated <= bound,
+                "claim {claim:02x?} at {at}: {allocated} > {bound}"
+            );
+        }
+    }
+}
+
 fn a_decompression_bomb_allocates_within_its_limit() {
     // One record of 8 MiB of zeros: a few kilobytes compressed (snappy,
     // whose ratio tops out near 20, some hundreds).
@@ -301,5 +337,6 @@ fn decoding_hostile_input_allocates_within_the_bounds() {
     a_frame_claiming_two_gibibytes_allocates_nothing();
     a_batch_claiming_two_billion_records_allocates_within_the_bound();
     a_decompression_bomb_allocates_within_its_limit();
+    any_claim_in_the_records_allocates_within_the_bound();
     arbitrary_bytes_allocate_within_the_bound();
 }
