@@ -54,13 +54,16 @@ pub struct TestCluster {
 impl TestCluster {
     /// The cluster named by `FERROKAFKA_TEST_BOOTSTRAP` if it is set (and
     /// not empty), else a bundled broker started in this process on port 0.
+    /// It names itself on stderr (shown with a failure, or `--nocapture`).
     pub async fn start() -> Result<TestCluster> {
-        match std::env::var(BOOTSTRAP_ENV) {
+        let cluster = match std::env::var(BOOTSTRAP_ENV) {
             Ok(bootstrap) if !bootstrap.trim().is_empty() => {
-                TestCluster::external(bootstrap.trim()).await
+                TestCluster::external(bootstrap.trim()).await?
             }
-            _ => TestCluster::bundled().await,
-        }
+            _ => TestCluster::bundled().await?,
+        };
+        eprintln!("scenario on {}", cluster.describe());
+        Ok(cluster)
     }
 
     /// A real cluster at `bootstrap` (`host:port,...`).

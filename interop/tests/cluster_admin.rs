@@ -1,0 +1,814 @@
+//! The admin client's calls, on whichever cluster [`TestCluster`] gives:
+//! real Apache Kafka when `FERROKAFKA_TEST_BOOTSTRAP` names one, the
+//! bundled broker otherwise.
+//!
+//! Topics (create with configs, validate-only, list, describe by name and
+//! id, create partitions, delete by name and id), configs (describe topic
+//! and broker configs, incremental alter: set, append, subtract, delete;
+//! legacy alter), offsets (list by spec, delete records), consumer groups
+//! (list with a state filter, describe, delete; a group's offsets: list,
+//! alter, delete; lag) and the cluster description. Each call also gets
+//! items that fail, and the test asserts the exact error code of every item
+//! (topic exists, unknown topic, invalid partitions or replication factor,
+//! invalid config, group not empty, group subscribed to the topic...): what
+//! Kafka answers is what the bundled broker must answer.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use ferrokafka_admin::{
+    AdminError, AlterConfigOp, AlterConfigsOptions, AlterConsumerGroupOffsetsOptions, ConfigEntry,
+    ConfigResource, ConfigSource, ConsumerGroupLagOptions, CreatePartitionsOptions,
+    CreateTopicsOptions, DeleteConsumerGroupOffsetsOptions, DeleteConsumerGroupsOptions,
+    DeleteRecordsOptions, DeleteTopicsOptions, DescribeClusterOptions, DescribeConfigsOptions,
+    DescribeConsumerGroupsOptions, DescribeTopicsOptions, GroupState,
+    ListConsumerGroupOffsetsOptions, ListConsumerGroupsOptions, ListOffsetsOptions,
+    ListTopicsOptions, NewPartitions, NewTopic, OffsetSpec,
+};
+use ferrokafka_consumer::{Consumer, OffsetAndMetadata, TopicPartition};
+use ferrokafka_interop::{TestCluster, wait_for};
+use ferrokafka_producer::{Producer, ProducerRecord};
+use ferrokafka_protocol::ErrorCode;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The error code of each item's result (`None` for success).
+fn codes<K: std::fmt::Debug, T>(results: &[(K, Result<T, AdminError>)]) -> Vec<Option<ErrorCode>> {
+    results
+        .iter()
+        .map(|(_, r)| match r {
+            Ok(_) => None,
+            Err(e) => Some(e.code().unwrap_or_else(|| panic!("no error code: {e:?}"))),
+        })
+        .collect()
+}
+
+/// Produces `count` records to `topic`-`partition` with timestamps
+/// `base + 1000 * i`.
+async fn produce(cluster: &TestCluster, topic: &str, partition: i32, count: i64, base: i64) {
+    let producer = Producer::connect(cluster.producer_config().build().unwrap())
+        .await
+        .unwrap();
+    let mut futures = Vec::new();
+    for i in 0..count {
+        let r = ProducerRecord::new(topic)
+            .partition(partition)
+            .timestamp(base + 1000 * i)
+            .value(format!("value-{i}"));
+        futures.push(producer.send(r).await.unwrap());
+    }
+    for f in futures {
+        f.await.unwrap();
+    }
+    producer.close(Duration::from_secs(10)).await;
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_create_describe_grow_delete() {
+    let cluster = TestCluster::start().await.unwrap();
+    let admin = cluster.admin();
+    let existing = cluster.unique("admin-existing");
+    cluster.create_topic(&existing, 2).await.unwrap();
+    let same_count = cluster.unique("admin-same-count");
+    cluster.create_topic(&same_count, 2).await.unwrap();
+    let fresh = cluster.unique("admin-fresh");
+    let validated = cluster.unique("admin-validated");
+
+    let created = admin
+        .create_topics(
+            [
+                NewTopic::new(&fresh, 3, -1).config("retention.ms", "123456"),
+                NewTopic::new(&existing, 1, -1),
+                NewTopic::new(cluster.unique("admin-zero"), 0, -1),
+                NewTopic::new(cluster.unique("admin-rf"), 1, 5),
+                NewTopic::new("bad name!", 1, -1),
+            ],
+            CreateTopicsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&created),
+        vec![
+            None,
+            Some(ErrorCode::TopicAlreadyExists),
+            Some(ErrorCode::InvalidPartitions),
+            Some(ErrorCode::InvalidReplicationFactor),
+            Some(ErrorCode::InvalidTopicException),
+        ],
+        "{created:#?}"
+    );
+    let fresh_created = created[0].1.as_ref().unwrap();
+    assert_eq!(fresh_created.num_partitions, 3);
+    assert_eq!(fresh_created.replication_factor, 1);
+    let retention = fresh_created
+        .configs
+        .iter()
+        .find(|c| c.name == "retention.ms")
+        .unwrap_or_else(|| panic!("no retention.ms in {:?}", fresh_created.configs));
+    assert_eq!(retention.value.as_deref(), Some("123456"));
+    assert_eq!(retention.source, ConfigSource::DynamicTopic);
+    cluster.wait_for_leaders(&fresh).await.unwrap();
+
+    // validate_only creates nothing.
+    let validate = admin
+        .create_topics(
+            [NewTopic::new(&validated, 2, -1)],
+            CreateTopicsOptions::default().validate_only(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes(&validate), vec![None]);
+    let described = admin
+        .describe_topics(&[&validated], DescribeTopicsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&described),
+        vec![Some(ErrorCode::UnknownTopicOrPartition)]
+    );
+
+    let listed = admin
+        .list_topics(ListTopicsOptions::default())
+        .await
+        .unwrap();
+    assert!(listed.iter().any(|t| t.name == fresh && !t.is_internal));
+    assert!(listed.iter().any(|t| t.name == existing));
+    assert!(!listed.iter().any(|t| t.is_internal), "{listed:?}");
+
+    let missing = cluster.unique("admin-missing");
+    let described = admin
+        .describe_topics(&[&fresh, &missing], DescribeTopicsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&described),
+        vec![None, Some(ErrorCode::UnknownTopicOrPartition)]
+    );
+    let d = described[0].1.as_ref().unwrap();
+    assert_eq!(d.name, fresh);
+    assert_eq!(
+        d.partitions.iter().map(|p| p.partition).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    for p in &d.partitions {
+        assert!(p.leader.is_some());
+        assert_eq!(p.replicas.len(), 1);
+        assert_eq!(p.isr, p.replicas);
+    }
+    let id = d.topic_id;
+    let by_id = admin
+        .describe_topics_by_id(&[id], DescribeTopicsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(codes(&by_id), vec![None]);
+    assert_eq!(by_id[0].1.as_ref().unwrap().name, fresh);
+
+    let grown = admin
+        .create_partitions(
+            &[
+                (fresh.as_str(), NewPartitions::increase_to(5)),
+                (existing.as_str(), NewPartitions::increase_to(1)),
+                (same_count.as_str(), NewPartitions::increase_to(2)),
+                (missing.as_str(), NewPartitions::increase_to(4)),
+            ],
+            CreatePartitionsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&grown),
+        vec![
+            None,
+            Some(ErrorCode::InvalidPartitions),
+            Some(ErrorCode::InvalidPartitions),
+            Some(ErrorCode::UnknownTopicOrPartition),
+        ],
+        "{grown:#?}"
+    );
+    wait_for("5 partitions", WAIT, || async {
+        let d = admin
+            .describe_topics(&[&fresh], DescribeTopicsOptions::default())
+            .await
+            .ok()?;
+        let d = d.into_iter().next()?.1.ok()?;
+        (d.partitions.len() == 5 && d.partitions.iter().all(|p| p.leader.is_some())).then_some(())
+    })
+    .await
+    .unwrap();
+
+    let deleted = admin
+        .delete_topics(&[&fresh, &missing], DeleteTopicsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&deleted),
+        vec![None, Some(ErrorCode::UnknownTopicOrPartition)]
+    );
+    let existing_id = admin
+        .describe_topics(&[&existing], DescribeTopicsOptions::default())
+        .await
+        .unwrap()[0]
+        .1
+        .as_ref()
+        .unwrap()
+        .topic_id;
+    let deleted = admin
+        .delete_topics_by_id(&[existing_id, id], DeleteTopicsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(codes(&deleted), vec![None, Some(ErrorCode::UnknownTopicId)]);
+    wait_for("the topics gone", WAIT, || async {
+        let d = admin
+            .describe_topics(&[&fresh, &existing], DescribeTopicsOptions::default())
+            .await
+            .ok()?;
+        (codes(&d)
+            == vec![
+                Some(ErrorCode::UnknownTopicOrPartition),
+                Some(ErrorCode::UnknownTopicOrPartition),
+            ])
+        .then_some(())
+    })
+    .await
+    .unwrap();
+    cluster.shutdown().await;
+}
+
+fn entry<'a>(entries: &'a [ConfigEntry], name: &str) -> &'a ConfigEntry {
+    entries
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name} among {} entries", entries.len()))
+}
+
+async fn topic_configs(cluster: &TestCluster, topic: &str) -> Vec<ConfigEntry> {
+    let described = cluster
+        .admin()
+        .describe_configs(
+            &[ConfigResource::Topic(topic.to_owned())],
+            DescribeConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    described.into_iter().next().unwrap().1.unwrap()
+}
+
+/// The topic's configs once `name` shows `value`: a real cluster's brokers
+/// apply an alteration when the controller's record reaches them, a moment
+/// after the call returns.
+async fn configs_once(
+    cluster: &TestCluster,
+    topic: &str,
+    name: &str,
+    value: &str,
+) -> Vec<ConfigEntry> {
+    let start = Instant::now();
+    loop {
+        let entries = topic_configs(cluster, topic).await;
+        let now = entry(&entries, name).value.clone();
+        if now.as_deref() == Some(value) {
+            return entries;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "{topic}: {name} is {now:?}, not {value:?}, after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configs_describe_and_alter() {
+    let cluster = TestCluster::start().await.unwrap();
+    let admin = cluster.admin();
+    let topic = cluster.unique("admin-configs");
+    cluster
+        .create_topic_with(NewTopic::new(&topic, 1, -1).config("retention.ms", "123456"))
+        .await
+        .unwrap();
+    let missing = cluster.unique("admin-missing");
+    let brokers = admin
+        .describe_cluster(DescribeClusterOptions::default())
+        .await
+        .unwrap()
+        .brokers;
+    let broker = brokers[0].id;
+
+    let described = admin
+        .describe_configs(
+            &[
+                ConfigResource::Topic(topic.clone()),
+                ConfigResource::Topic(missing.clone()),
+                ConfigResource::Broker(broker),
+            ],
+            DescribeConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&described),
+        vec![None, Some(ErrorCode::UnknownTopicOrPartition), None],
+        "{described:#?}"
+    );
+    let entries = described[0].1.as_ref().unwrap();
+    let retention = entry(entries, "retention.ms");
+    assert_eq!(retention.value.as_deref(), Some("123456"));
+    assert_eq!(retention.source, ConfigSource::DynamicTopic);
+    assert!(!retention.is_default);
+    let cleanup = entry(entries, "cleanup.policy");
+    assert_eq!(cleanup.value.as_deref(), Some("delete"));
+    assert_eq!(cleanup.source, ConfigSource::Default);
+    assert!(cleanup.is_default);
+    let broker_entries = described[2].1.as_ref().unwrap();
+    assert!(
+        broker_entries.iter().any(|e| e.name == "num.partitions"),
+        "broker configs: {broker_entries:?}"
+    );
+
+    let topic_resource = ConfigResource::Topic(topic.clone());
+    let altered = admin
+        .incremental_alter_configs(
+            vec![
+                (
+                    topic_resource.clone(),
+                    vec![
+                        AlterConfigOp::Set("retention.ms".into(), "999000".into()),
+                        AlterConfigOp::Set("cleanup.policy".into(), "compact".into()),
+                        AlterConfigOp::Set("max.message.bytes".into(), "20000".into()),
+                    ],
+                ),
+                (
+                    ConfigResource::Topic(missing.clone()),
+                    vec![AlterConfigOp::Set("retention.ms".into(), "1000".into())],
+                ),
+            ],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&altered),
+        vec![None, Some(ErrorCode::UnknownTopicOrPartition)],
+        "{altered:#?}"
+    );
+    let entries = configs_once(&cluster, &topic, "retention.ms", "999000").await;
+    assert_eq!(
+        entry(&entries, "cleanup.policy").value.as_deref(),
+        Some("compact")
+    );
+    assert_eq!(
+        entry(&entries, "cleanup.policy").source,
+        ConfigSource::DynamicTopic
+    );
+
+    // Append and subtract on a list; delete back to the default.
+    let altered = admin
+        .incremental_alter_configs(
+            vec![(
+                topic_resource.clone(),
+                vec![
+                    AlterConfigOp::Append("cleanup.policy".into(), "delete".into()),
+                    AlterConfigOp::Delete("retention.ms".into()),
+                ],
+            )],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes(&altered), vec![None], "{altered:#?}");
+    let entries = configs_once(&cluster, &topic, "cleanup.policy", "compact,delete").await;
+    let retention = entry(&entries, "retention.ms");
+    assert_eq!(retention.value.as_deref(), Some("604800000"));
+    assert_eq!(retention.source, ConfigSource::Default);
+    let altered = admin
+        .incremental_alter_configs(
+            vec![(
+                topic_resource.clone(),
+                vec![AlterConfigOp::Subtract(
+                    "cleanup.policy".into(),
+                    "compact".into(),
+                )],
+            )],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes(&altered), vec![None], "{altered:#?}");
+    configs_once(&cluster, &topic, "cleanup.policy", "delete").await;
+
+    // Invalid values and unknown names: INVALID_CONFIG, nothing applied.
+    let altered = admin
+        .incremental_alter_configs(
+            vec![(
+                topic_resource.clone(),
+                vec![AlterConfigOp::Set("retention.ms".into(), "soon".into())],
+            )],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&altered),
+        vec![Some(ErrorCode::InvalidConfig)],
+        "{altered:#?}"
+    );
+    let altered = admin
+        .incremental_alter_configs(
+            vec![(
+                topic_resource.clone(),
+                vec![AlterConfigOp::Set("no.such.config".into(), "1".into())],
+            )],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&altered),
+        vec![Some(ErrorCode::InvalidConfig)],
+        "{altered:#?}"
+    );
+
+    // The legacy AlterConfigs replaces the whole set.
+    let altered = admin
+        .alter_configs(
+            vec![
+                (
+                    topic_resource.clone(),
+                    vec![("retention.ms".to_owned(), "5000".to_owned())],
+                ),
+                (
+                    ConfigResource::Topic(missing.clone()),
+                    vec![("retention.ms".to_owned(), "5000".to_owned())],
+                ),
+            ],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&altered),
+        vec![None, Some(ErrorCode::UnknownTopicOrPartition)],
+        "{altered:#?}"
+    );
+    let entries = configs_once(&cluster, &topic, "retention.ms", "5000").await;
+    let max = entry(&entries, "max.message.bytes");
+    assert_eq!(max.source, ConfigSource::Default, "{max:?}");
+    assert_eq!(max.value.as_deref(), Some("1048588"), "{max:?}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_offsets_and_delete_records() {
+    let cluster = TestCluster::start().await.unwrap();
+    let admin = cluster.admin();
+    let topic = cluster.unique("admin-offsets");
+    cluster.create_topic(&topic, 2).await.unwrap();
+    let missing = cluster.unique("admin-missing");
+    let base = now_ms() - 100_000;
+    produce(&cluster, &topic, 0, 10, base).await;
+
+    let t = topic.as_str();
+    let listed = admin
+        .list_offsets(
+            &[
+                (t, 0, OffsetSpec::Earliest),
+                (t, 0, OffsetSpec::Latest),
+                (t, 0, OffsetSpec::MaxTimestamp),
+                (t, 0, OffsetSpec::Timestamp(base + 3500)),
+                (t, 0, OffsetSpec::Timestamp(base + 1_000_000)),
+                (t, 1, OffsetSpec::Latest),
+                (t, 7, OffsetSpec::Latest),
+                (missing.as_str(), 0, OffsetSpec::Latest),
+            ],
+            ListOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&listed),
+        vec![
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(ErrorCode::UnknownTopicOrPartition),
+            Some(ErrorCode::UnknownTopicOrPartition),
+        ],
+        "{listed:#?}"
+    );
+    let got: Vec<(i64, i64)> = listed
+        .iter()
+        .take(6)
+        .map(|(_, r)| {
+            let o = r.as_ref().unwrap();
+            (o.offset, o.timestamp)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, -1),
+            (10, -1),
+            (9, base + 9000),
+            (4, base + 4000),
+            (-1, -1),
+            (0, -1)
+        ],
+        "{listed:#?}"
+    );
+
+    let deleted = admin
+        .delete_records(
+            &[(t, 0, 4), (t, 1, 3), (missing.as_str(), 0, 1), (t, 9, 0)],
+            DeleteRecordsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&deleted),
+        vec![
+            None,
+            Some(ErrorCode::OffsetOutOfRange),
+            Some(ErrorCode::UnknownTopicOrPartition),
+            Some(ErrorCode::UnknownTopicOrPartition),
+        ],
+        "{deleted:#?}"
+    );
+    assert_eq!(deleted[0].1.as_ref().unwrap().low_watermark, 4);
+    // -1: up to the high watermark.
+    let deleted = admin
+        .delete_records(&[(t, 0, -1)], DeleteRecordsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(codes(&deleted), vec![None]);
+    assert_eq!(deleted[0].1.as_ref().unwrap().low_watermark, 10);
+    let listed = admin
+        .list_offsets(
+            &[(t, 0, OffsetSpec::Earliest), (t, 0, OffsetSpec::Latest)],
+            ListOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    let got: Vec<i64> = listed
+        .iter()
+        .map(|(_, r)| r.as_ref().unwrap().offset)
+        .collect();
+    assert_eq!(got, vec![10, 10]);
+    cluster.shutdown().await;
+}
+
+/// A consumer of `group` subscribed to `topic`, polled until it has
+/// `partitions` partitions.
+async fn member(cluster: &TestCluster, group: &str, topic: &str, partitions: usize) -> Consumer {
+    let config = cluster
+        .consumer_config()
+        .group_id(group)
+        .client_id("admin-member")
+        .build()
+        .unwrap();
+    let mut consumer = Consumer::connect(config).await.unwrap();
+    consumer.subscribe([topic]).unwrap();
+    let start = Instant::now();
+    while consumer.assignment().len() < partitions {
+        assert!(start.elapsed() < WAIT, "no assignment after {WAIT:?}");
+        consumer.poll(Duration::from_millis(200)).await.unwrap();
+    }
+    consumer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_groups_and_their_offsets() {
+    let cluster = TestCluster::start().await.unwrap();
+    let admin = cluster.admin();
+    let topic = cluster.unique("admin-groups");
+    cluster.create_topic(&topic, 2).await.unwrap();
+    produce(&cluster, &topic, 0, 6, now_ms()).await;
+    produce(&cluster, &topic, 1, 4, now_ms()).await;
+    let group = cluster.unique("admin-group");
+    let unknown = cluster.unique("admin-no-group");
+    let t = topic.as_str();
+
+    let mut consumer = member(&cluster, &group, t, 2).await;
+    consumer
+        .commit_offsets(BTreeMap::from([
+            (TopicPartition::new(t, 0), OffsetAndMetadata::new(3)),
+            (
+                TopicPartition::new(t, 1),
+                OffsetAndMetadata {
+                    offset: 1,
+                    leader_epoch: None,
+                    metadata: Some("meta".into()),
+                },
+            ),
+        ]))
+        .await
+        .unwrap();
+
+    let listed = admin
+        .list_consumer_groups(ListConsumerGroupsOptions::default())
+        .await
+        .unwrap();
+    let listing = listed
+        .iter()
+        .find(|g| g.group_id == group)
+        .unwrap_or_else(|| panic!("{group} not in {listed:?}"));
+    assert_eq!(listing.protocol_type, "consumer");
+    assert_eq!(listing.state, GroupState::Stable);
+    let empty_only = admin
+        .list_consumer_groups(ListConsumerGroupsOptions::default().in_states([GroupState::Empty]))
+        .await
+        .unwrap();
+    assert!(!empty_only.iter().any(|g| g.group_id == group));
+
+    let described = admin
+        .describe_consumer_groups(
+            &[&group, &unknown],
+            DescribeConsumerGroupsOptions::default(),
+        )
+        .await
+        .unwrap();
+    let d = described[0].1.as_ref().unwrap();
+    assert_eq!(d.state, GroupState::Stable);
+    assert_eq!(d.protocol_type, "consumer");
+    assert_eq!(d.protocol, "range");
+    assert_eq!(d.members.len(), 1);
+    assert_eq!(d.members[0].client_id, "admin-member");
+    assert_eq!(d.members[0].assignment, vec![(topic.clone(), vec![0, 1])]);
+    assert!(d.coordinator.is_some());
+    // DescribeGroups (below v6) describes a group that does not exist as
+    // Dead with no members, on Kafka 4.4 as on the bundled broker.
+    let d = described[1].1.as_ref().unwrap();
+    assert_eq!(d.state, GroupState::Dead, "{d:?}");
+    assert!(d.members.is_empty() && d.protocol_type.is_empty(), "{d:?}");
+
+    let offsets = admin
+        .list_consumer_group_offsets(&group, ListConsumerGroupOffsetsOptions::default())
+        .await
+        .unwrap();
+    let got: Vec<(i32, i64, Option<String>)> = offsets
+        .iter()
+        .map(|o| (o.partition, o.offset, o.metadata.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(0, 3, Some(String::new())), (1, 1, Some("meta".into()))],
+        "{offsets:?}"
+    );
+    let lag = admin
+        .consumer_group_lag(&group, ConsumerGroupLagOptions::default())
+        .await
+        .unwrap();
+    let got: Vec<(i32, Option<i64>)> = lag.iter().map(|l| (l.partition, l.lag)).collect();
+    assert_eq!(got, vec![(0, Some(3)), (1, Some(3))]);
+
+    // While the member is there: the group cannot go, its offsets cannot
+    // be altered, and those of a subscribed topic cannot be deleted.
+    let deleted = admin
+        .delete_consumer_groups(&[&group, &unknown], DeleteConsumerGroupsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&deleted),
+        vec![
+            Some(ErrorCode::NonEmptyGroup),
+            Some(ErrorCode::GroupIdNotFound)
+        ]
+    );
+    let altered = admin
+        .alter_consumer_group_offsets(
+            &group,
+            [((t, 0), 5i64)],
+            AlterConsumerGroupOffsetsOptions::default().timeout(Duration::from_secs(5)),
+        )
+        .await;
+    let altered_code = match &altered {
+        Ok(items) => codes(items).into_iter().next().flatten(),
+        Err(e) => e.code(),
+    };
+    assert_eq!(
+        altered_code,
+        Some(ErrorCode::UnknownMemberId),
+        "{altered:?}"
+    );
+    let deleted = admin
+        .delete_consumer_group_offsets(
+            &group,
+            &[(t, 0)],
+            DeleteConsumerGroupOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&deleted),
+        vec![Some(ErrorCode::GroupSubscribedToTopic)]
+    );
+
+    consumer.close(Duration::from_secs(10)).await;
+    wait_for("the group empty", WAIT, || async {
+        let d = admin
+            .describe_consumer_groups(&[&group], DescribeConsumerGroupsOptions::default())
+            .await
+            .ok()?;
+        let d = d.into_iter().next()?.1.ok()?;
+        (d.state == GroupState::Empty).then_some(())
+    })
+    .await
+    .unwrap();
+
+    let altered = admin
+        .alter_consumer_group_offsets(
+            &group,
+            [((t, 0), 5i64), ((t, 1), 2i64)],
+            AlterConsumerGroupOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes(&altered), vec![None, None]);
+    let deleted = admin
+        .delete_consumer_group_offsets(
+            &group,
+            &[(t, 0)],
+            DeleteConsumerGroupOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes(&deleted), vec![None]);
+    let offsets = admin
+        .list_consumer_group_offsets(&group, ListConsumerGroupOffsetsOptions::default())
+        .await
+        .unwrap();
+    let got: Vec<(i32, i64)> = offsets.iter().map(|o| (o.partition, o.offset)).collect();
+    assert_eq!(got, vec![(1, 2)], "{offsets:?}");
+    let unknown_offsets = admin
+        .delete_consumer_group_offsets(
+            &unknown,
+            &[(t, 0)],
+            DeleteConsumerGroupOffsetsOptions::default(),
+        )
+        .await;
+    let unknown_code = match &unknown_offsets {
+        Ok(items) => codes(items).into_iter().next().flatten(),
+        Err(e) => e.code(),
+    };
+    assert_eq!(
+        unknown_code,
+        Some(ErrorCode::GroupIdNotFound),
+        "{unknown_offsets:?}"
+    );
+
+    let deleted = admin
+        .delete_consumer_groups(&[&group], DeleteConsumerGroupsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(codes(&deleted), vec![None]);
+    let listed = admin
+        .list_consumer_groups(ListConsumerGroupsOptions::default())
+        .await
+        .unwrap();
+    assert!(!listed.iter().any(|g| g.group_id == group), "{listed:?}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_cluster() {
+    let cluster = TestCluster::start().await.unwrap();
+    let description = cluster
+        .admin()
+        .describe_cluster(DescribeClusterOptions::default().include_authorized_operations(true))
+        .await
+        .unwrap();
+    assert!(!description.cluster_id.is_empty());
+    assert!(!description.brokers.is_empty());
+    let ids: Vec<i32> = description.brokers.iter().map(|b| b.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted);
+    let controller = description.controller.expect("a controller");
+    assert!(ids.contains(&controller), "{description:?}");
+    let bootstrap: Vec<String> = cluster.bootstrap().split(',').map(str::to_owned).collect();
+    assert!(
+        description
+            .brokers
+            .iter()
+            .any(|b| bootstrap.contains(&format!("{}:{}", b.host, b.port))),
+        "{description:?} vs {bootstrap:?}"
+    );
+    cluster.shutdown().await;
+}
