@@ -141,6 +141,7 @@ public final class JavaClientInterop {
         scenarios.put("consumer_max_poll_interval_exceeded", interop::maxPollIntervalExceeded);
         scenarios.put("static_member_session_expires", interop::staticMemberSessionExpires);
         scenarios.put("admin_topics_by_id", interop::topicsById);
+        scenarios.put("admin_describe_configs_options", interop::describeConfigsOptions);
 
         Set<String> only = new HashSet<>(Arrays.asList(args).subList(1, args.length));
         ExecutorService executor = Executors.newCachedThreadPool(runnable -> {
@@ -2076,6 +2077,43 @@ public final class JavaClientInterop {
                 List.of(first))).topicIdValues().get(first));
             check(gone instanceof org.apache.kafka.common.errors.UnknownTopicIdException,
                 "deleting a deleted topic's id: " + gone);
+        }
+    }
+
+    /**
+     * describeConfigs with synonyms and documentation for a topic, and the
+     * configs of every broker (each asked of that broker).
+     */
+    void describeConfigsOptions() throws Exception {
+        String topic = name("config-options");
+        try (Admin admin = admin()) {
+            get(admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1)
+                .configs(Map.of("retention.ms", "123456")))).all());
+            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+            Config config = get(admin.describeConfigs(List.of(resource),
+                new org.apache.kafka.clients.admin.DescribeConfigsOptions().includeSynonyms(true)
+                    .includeDocumentation(true)).all()).get(resource);
+            ConfigEntry retention = config.get("retention.ms");
+            checkEquals("123456", retention.value(), "retention.ms");
+            checkEquals(ConfigEntry.ConfigType.LONG, retention.type(), "type of retention.ms");
+            check(retention.documentation() != null && !retention.documentation().isEmpty(),
+                "no documentation for retention.ms");
+            check(!retention.synonyms().isEmpty(), "no synonyms for retention.ms");
+            ConfigEntry.ConfigSynonym first = retention.synonyms().get(0);
+            checkEquals("retention.ms", first.name(), "first synonym of retention.ms");
+            checkEquals("123456", first.value(), "value of the first synonym");
+            checkEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, first.source(), "source of the first synonym");
+            checkEquals(ConfigEntry.ConfigType.INT, config.get("max.message.bytes").type(), "type of max.message.bytes");
+            checkEquals(ConfigEntry.ConfigType.LIST, config.get("cleanup.policy").type(), "type of cleanup.policy");
+
+            for (org.apache.kafka.common.Node node : get(admin.describeCluster().nodes())) {
+                ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, node.idString());
+                Config brokerConfig = get(admin.describeConfigs(List.of(broker)).all()).get(broker);
+                ConfigEntry id = brokerConfig.get("broker.id");
+                check(id != null, "broker " + node.id() + " describes no broker.id");
+                checkEquals(node.idString(), id.value(), "broker.id of broker " + node.id());
+                check(brokerConfig.get("num.partitions") != null, "broker " + node.id() + " lacks num.partitions");
+            }
         }
     }
 }
