@@ -61,6 +61,9 @@ struct MemberState {
     processed: BTreeMap<TopicPartition, i64>,
     /// Partitions taken away without a clean revoke (generation lost).
     lost: Vec<TopicPartition>,
+    /// Records that did not follow the previous one of their partition
+    /// within one ownership: (partition, expected offset, offset read).
+    out_of_order: Vec<(i32, i64, i64)>,
 }
 
 struct Listener {
@@ -154,12 +157,18 @@ impl Member {
                 {
                     let mut state = st.lock().unwrap();
                     for record in &batch {
+                        let tp = record.topic_partition();
+                        if let Some(next) = state.processed.get(&tp).copied() {
+                            if record.offset != next {
+                                state
+                                    .out_of_order
+                                    .push((record.partition, next, record.offset));
+                            }
+                        }
                         state
                             .reads
                             .push((record.partition, record.offset, common::value(record)));
-                        state
-                            .processed
-                            .insert(record.topic_partition(), record.offset + 1);
+                        state.processed.insert(tp, record.offset + 1);
                     }
                     state.assignment = consumer.assignment();
                 }
@@ -210,6 +219,7 @@ impl Member {
             name: self.name,
             reads: Reads::once(&state.reads),
             lost: state.lost.clone(),
+            out_of_order: state.out_of_order.clone(),
         };
         (consumer, finished)
     }
@@ -242,6 +252,7 @@ struct Finished {
     name: &'static str,
     reads: Reads,
     lost: Vec<TopicPartition>,
+    out_of_order: Vec<(i32, i64, i64)>,
 }
 
 /// Waits until `members` own every partition between them, each some.
@@ -361,6 +372,17 @@ async fn churn(commits: Commits) {
     assert!(
         lost.is_empty(),
         "members still running lost partitions (generation expired): {lost:?}"
+    );
+    // Within one ownership of a partition, a member reads its records in
+    // order, each once, with no gap (only a new assignment starts over).
+    let out_of_order: Vec<_> = gone
+        .iter()
+        .filter(|g| !g.out_of_order.is_empty())
+        .map(|g| (g.name, g.out_of_order.clone()))
+        .collect();
+    assert!(
+        out_of_order.is_empty(),
+        "(partition, expected offset, offset read): {out_of_order:?}"
     );
     let mut reads = Reads::default();
     for g in &gone {
