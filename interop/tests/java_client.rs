@@ -23,10 +23,10 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ferrokafka_broker::{Broker, BrokerHandle, FaultAction, FaultRule};
@@ -88,11 +88,16 @@ fn jar() -> &'static Path {
     })
 }
 
+/// What the harness does when a scenario prints `ACTION what`: `Ok` is
+/// answered `done` on the program's stdin, `Err` with its message.
+type Actions<'a> = dyn Fn(&str) -> Result<(), String> + Sync + 'a;
+
 /// Runs the jar against `bootstrap` (all scenarios when `scenarios` is
-/// empty), echoing its output as it comes; returns its stdout lines and
-/// whether it exited successfully. One JVM runs at a time: the tests of this
-/// file share a small machine with the broker they test.
-fn run_jar(bootstrap: &str, scenarios: &[&str]) -> (Vec<String>, bool) {
+/// empty), echoing its output as it comes and carrying out the actions it
+/// asks for; returns its stdout lines and whether it exited successfully.
+/// One JVM runs at a time: the tests of this file share a small machine with
+/// the broker they test.
+fn run_jar(bootstrap: &str, scenarios: &[&str], actions: &Actions<'_>) -> (Vec<String>, bool) {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let jar = jar();
     let _turn = ONE_AT_A_TIME
@@ -114,51 +119,66 @@ fn run_jar(bootstrap: &str, scenarios: &[&str]) -> (Vec<String>, bool) {
             .arg(jar)
             .arg(bootstrap)
             .args(&chosen)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
         "Java (java)",
     );
+    let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            println!("java: {line}");
-            lines.push(line);
-        }
-        lines
-    });
-    let err = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            eprintln!("java stderr: {}", line.unwrap());
-        }
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > RUN_DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the Java program ran longer than {RUN_DEADLINE:?} and was killed");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let lines = out.join().unwrap();
-    err.join().unwrap();
-    println!("java ran for {:.1?}, {status}", started.elapsed());
-    (lines, status.success())
+    std::thread::scope(|scope| {
+        let out = scope.spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                println!("java: {line}");
+                if let Some(what) = line.strip_prefix("ACTION ") {
+                    let answer = match actions(what) {
+                        Ok(()) => "done".to_owned(),
+                        Err(error) => error.replace('\n', " "),
+                    };
+                    println!("harness: {what}: {answer}");
+                    // A program that already gave up is not an error here.
+                    let _ = writeln!(stdin, "{answer}").and_then(|()| stdin.flush());
+                }
+                lines.push(line);
+            }
+            lines
+        });
+        scope.spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                eprintln!("java stderr: {}", line.unwrap());
+            }
+        });
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > RUN_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the Java program ran longer than {RUN_DEADLINE:?} and was killed");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let lines = out.join().unwrap();
+        println!("java ran for {:.1?}, {status}", started.elapsed());
+        (lines, status.success())
+    })
 }
 
 /// Runs the Java scenarios against `broker` and fails the test unless
 /// every one passed.
-async fn assert_scenarios_pass(broker: &BrokerHandle, scenarios: &'static [&'static str]) {
+async fn assert_scenarios_pass(broker: &Arc<BrokerHandle>, scenarios: &'static [&'static str]) {
     let bootstrap = broker.bootstrap_address();
-    let (lines, success) = tokio::task::spawn_blocking(move || run_jar(&bootstrap, scenarios))
-        .await
-        .unwrap();
+    let broker = Arc::clone(broker);
+    let runtime = tokio::runtime::Handle::current();
+    let (lines, success) = tokio::task::spawn_blocking(move || {
+        run_jar(&bootstrap, scenarios, &|what| act(&broker, &runtime, what))
+    })
+    .await
+    .unwrap();
     let failures: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAIL")).collect();
     let summary = lines.last().map(String::as_str).unwrap_or_default();
     assert!(
@@ -171,18 +191,51 @@ async fn assert_scenarios_pass(broker: &BrokerHandle, scenarios: &'static [&'sta
     );
 }
 
+/// Carries out an action a harnessed scenario asks for:
+/// `move-leaders-and-coordinator TOPIC PARTITIONS` moves each partition's
+/// leader and the coordinator to the next node; `bounce-node NODE` stops a
+/// node and restarts it a second later.
+fn act(broker: &BrokerHandle, runtime: &tokio::runtime::Handle, what: &str) -> Result<(), String> {
+    let words: Vec<&str> = what.split_whitespace().collect();
+    let nodes = i32::try_from(broker.addresses().len()).unwrap();
+    let number = |word: &str| word.parse::<i32>().map_err(|e| format!("{word}: {e}"));
+    match words.as_slice() {
+        ["move-leaders-and-coordinator", topic, partitions] => {
+            for partition in 0..number(partitions)? {
+                let (leader, _) = broker
+                    .leader_of(topic, partition)
+                    .ok_or_else(|| format!("no leader for {topic}-{partition}"))?;
+                broker
+                    .move_leader(topic, partition, (leader + 1) % nodes)
+                    .map_err(|e| e.to_string())?;
+            }
+            let coordinator = broker.config().group_coordinator_node;
+            broker
+                .move_coordinator((coordinator + 1) % nodes)
+                .map_err(|e| e.to_string())
+        }
+        ["bounce-node", node] => {
+            let node = number(node)?;
+            runtime.block_on(async {
+                broker.stop_node(node).await.map_err(|e| e.to_string())?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                broker.restart_node(node).await.map_err(|e| e.to_string())
+            })
+        }
+        _ => Err(format!("unknown action {what:?}")),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_client_scenarios_pass_against_one_node() {
-    let broker = Broker::builder().start().await.unwrap();
+    let broker = Arc::new(Broker::builder().start().await.unwrap());
     assert_scenarios_pass(&broker, &[]).await;
-    broker.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_client_scenarios_pass_against_three_nodes() {
-    let broker = Broker::builder().nodes(3).start().await.unwrap();
+    let broker = Arc::new(Broker::builder().nodes(3).start().await.unwrap());
     assert_scenarios_pass(&broker, &[]).await;
-    broker.shutdown().await;
 }
 
 /// The producer, transactions and a group under lost responses: each of
@@ -193,7 +246,7 @@ async fn java_client_scenarios_pass_against_three_nodes() {
 /// TxnOffsetCommit) are what keep its results exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_client_scenarios_pass_when_responses_are_lost() {
-    let broker = Broker::builder().start().await.unwrap();
+    let broker = Arc::new(Broker::builder().start().await.unwrap());
     let lost = [
         (ApiKey::Produce, 3),
         (ApiKey::InitProducerId, 1),
@@ -233,5 +286,13 @@ async fn java_client_scenarios_pass_when_responses_are_lost() {
             .count();
         assert_eq!(count, times as usize, "lost {api:?} responses: {fired:#?}");
     }
-    broker.shutdown().await;
+}
+
+/// Leaders and the coordinator move, and a node stops and restarts, while a
+/// Java group member, an idempotent producer and a transactional producer
+/// are busy (the scenario asks for each change when it is ready for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_client_rides_out_leader_moves_and_a_node_restart() {
+    let broker = Arc::new(Broker::builder().nodes(3).start().await.unwrap());
+    assert_scenarios_pass(&broker, &["cluster_changes_under_load"]).await;
 }

@@ -143,7 +143,17 @@ public final class JavaClientInterop {
         scenarios.put("admin_topics_by_id", interop::topicsById);
         scenarios.put("admin_describe_configs_options", interop::describeConfigsOptions);
 
+        // Scenarios that ask the harness (interop/tests/java_client.rs) to act
+        // on the broker midway: they run only when named.
+        Map<String, Scenario> harnessed = new LinkedHashMap<>();
+        harnessed.put("cluster_changes_under_load", interop::clusterChangesUnderLoad);
+
         Set<String> only = new HashSet<>(Arrays.asList(args).subList(1, args.length));
+        for (Map.Entry<String, Scenario> entry : harnessed.entrySet()) {
+            if (only.contains(entry.getKey())) {
+                scenarios.put(entry.getKey(), entry.getValue());
+            }
+        }
         ExecutorService executor = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "scenario");
             thread.setDaemon(true);
@@ -2114,6 +2124,120 @@ public final class JavaClientInterop {
                 checkEquals(node.idString(), id.value(), "broker.id of broker " + node.id());
                 check(brokerConfig.get("num.partitions") != null, "broker " + node.id() + " lacks num.partitions");
             }
+        }
+    }
+
+    static final java.io.BufferedReader HARNESS =
+        new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
+
+    /**
+     * Asks the harness to do something to the broker (a line
+     * {@code ACTION what}) and waits until it answers {@code done}.
+     */
+    static void harness(String what) throws Exception {
+        synchronized (HARNESS) {
+            System.out.println("ACTION " + what);
+            System.out.flush();
+            String answer = HARNESS.readLine();
+            check(answer != null, "no harness answered ACTION " + what + " (stdin closed)");
+            check(answer.equals("done"), "the harness could not " + what + ": " + answer);
+        }
+    }
+
+    /**
+     * Needs the harness and a three-node broker. A group member, an
+     * idempotent producer and a transactional one are busy when every
+     * partition leader moves to another node and the group and transaction
+     * coordinator moves too; then a node is stopped and restarted. Nothing
+     * is lost or read twice, the open transaction commits on the new
+     * coordinator, and the group's commits land there.
+     */
+    void clusterChangesUnderLoad() throws Exception {
+        String topic = name("cluster-changes");
+        String group = name("cluster-changes-g");
+        int partitions = 3;
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, partitions);
+        }
+        Set<String> read = new HashSet<>();
+        int[] sent = {0};
+        try (KafkaProducer<byte[], byte[]> producer = producer(Map.of());
+             KafkaProducer<byte[], byte[]> txn = producer(Map.of(
+                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, name("cluster-changes-txn"),
+                 ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "120000"));
+             KafkaConsumer<byte[], byte[]> consumer = consumer(group, Map.of(
+                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            consumer.subscribe(List.of(topic));
+            txn.initTransactions();
+            java.util.function.IntConsumer produce = count -> {
+                List<Future<RecordMetadata>> futures = new ArrayList<>();
+                for (int i = 0; i < count; i++) {
+                    int n = sent[0]++;
+                    futures.add(producer.send(new ProducerRecord<>(topic, bytes("key-" + n), bytes("plain-" + n))));
+                }
+                for (Future<RecordMetadata> future : futures) {
+                    try {
+                        future.get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                }
+            };
+            java.util.function.IntConsumer readUntil = total -> {
+                long deadline = System.nanoTime() + DEADLINE.toNanos();
+                while (read.size() < total) {
+                    check(System.nanoTime() < deadline, "read " + read.size() + " of " + total);
+                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
+                        check(read.add(text(r.value())), "read twice: " + text(r.value()) + " at "
+                            + r.partition() + "@" + r.offset());
+                    }
+                }
+                consumer.commitSync(DEADLINE);
+            };
+
+            produce.accept(300);
+            readUntil.accept(300);
+            txn.beginTransaction();
+            for (int i = 0; i < 30; i++) {
+                txn.send(new ProducerRecord<>(topic, bytes("txn-key-" + i), bytes("txn-" + i)));
+            }
+            txn.flush();
+
+            harness("move-leaders-and-coordinator " + topic + " " + partitions);
+            produce.accept(300);
+            txn.commitTransaction();
+            readUntil.accept(630);
+
+            harness("bounce-node 1");
+            produce.accept(300);
+            txn.beginTransaction();
+            for (int i = 30; i < 60; i++) {
+                txn.send(new ProducerRecord<>(topic, bytes("txn-key-" + i), bytes("txn-" + i)));
+            }
+            txn.commitTransaction();
+            readUntil.accept(960);
+
+            Set<String> expected = new HashSet<>();
+            for (int n = 0; n < sent[0]; n++) {
+                expected.add("plain-" + n);
+            }
+            for (int i = 0; i < 60; i++) {
+                expected.add("txn-" + i);
+            }
+            checkEquals(expected, read, "values read");
+        }
+        try (Admin admin = admin(); KafkaConsumer<byte[], byte[]> reader = consumer(null, Map.of())) {
+            Map<TopicPartition, OffsetAndMetadata> committed =
+                get(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata());
+            Map<TopicPartition, Long> end = reader.endOffsets(partitions(topic, partitions), DEADLINE);
+            for (TopicPartition tp : partitions(topic, partitions)) {
+                check(committed.get(tp) != null, "no committed offset for " + tp);
+                checkEquals(end.get(tp), committed.get(tp).offset(), "committed offset of " + tp);
+            }
+            // Every plain record is in the log once: offsets count them.
+            long total = end.values().stream().mapToLong(Long::longValue).sum();
+            checkEquals((long) sent[0] + 60 + 2 * partitions, total,
+                "log end offsets (plain and transactional records, one commit marker per partition per transaction)");
         }
     }
 }
