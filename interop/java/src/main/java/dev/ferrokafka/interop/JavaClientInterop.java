@@ -142,6 +142,7 @@ public final class JavaClientInterop {
         scenarios.put("static_member_session_expires", interop::staticMemberSessionExpires);
         scenarios.put("admin_topics_by_id", interop::topicsById);
         scenarios.put("admin_describe_configs_options", interop::describeConfigsOptions);
+        scenarios.put("record_edge_values", interop::recordEdgeValues);
 
         // Scenarios that ask the harness (interop/tests/java_client.rs) to act
         // on the broker midway: they run only when named.
@@ -2238,6 +2239,68 @@ public final class JavaClientInterop {
             long total = end.values().stream().mapToLong(Long::longValue).sum();
             checkEquals((long) sent[0] + 60 + 2 * partitions, total,
                 "log end offsets (plain and transactional records, one commit marker per partition per transaction)");
+        }
+    }
+
+    /**
+     * Records at the edges, in two codecs: empty versus null keys, values
+     * and header values, a hundred headers, a non-ASCII header key, and a
+     * random (incompressible) value of a million bytes.
+     */
+    void recordEdgeValues() throws Exception {
+        java.util.Random random = new java.util.Random(42);
+        byte[] big = new byte[1_000_000];
+        random.nextBytes(big);
+        for (String codec : List.of("none", "zstd")) {
+            String topic = name("edges-" + codec);
+            TopicPartition tp = new TopicPartition(topic, 0);
+            try (Admin admin = admin()) {
+                createTopic(admin, topic, 1);
+            }
+            List<ProducerRecord<byte[], byte[]>> sent = new ArrayList<>();
+            sent.add(new ProducerRecord<>(topic, 0, new byte[0], new byte[0]));
+            sent.add(new ProducerRecord<>(topic, 0, null, null));
+            sent.add(new ProducerRecord<>(topic, 0, new byte[0], null));
+            sent.add(new ProducerRecord<>(topic, 0, null, new byte[0]));
+            List<Header> many = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                many.add(new RecordHeader("h" + i, i % 3 == 0 ? null : (i % 3 == 1 ? new byte[0] : bytes("v" + i))));
+            }
+            many.add(new RecordHeader("clé-日本", bytes("ü")));
+            sent.add(new ProducerRecord<>(topic, 0, null, bytes("k"), bytes("headers"), many));
+            sent.add(new ProducerRecord<>(topic, 0, bytes("big"), big));
+            try (KafkaProducer<byte[], byte[]> producer = producer(Map.of(
+                    ProducerConfig.COMPRESSION_TYPE_CONFIG, codec,
+                    ProducerConfig.MAX_REQUEST_SIZE_CONFIG, "1048576"))) {
+                for (ProducerRecord<byte[], byte[]> record : sent) {
+                    producer.send(record).get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+                }
+            }
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(null, Map.of(
+                    ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1"))) {
+                consumer.assign(List.of(tp));
+                List<ConsumerRecord<byte[], byte[]>> records = readToEnd(consumer);
+                checkEquals(sent.size(), records.size(), codec + ": records read");
+                for (int i = 0; i < sent.size(); i++) {
+                    ProducerRecord<byte[], byte[]> want = sent.get(i);
+                    ConsumerRecord<byte[], byte[]> got = records.get(i);
+                    checkEquals(want.key() == null ? null : Arrays.toString(want.key()),
+                        got.key() == null ? null : Arrays.toString(got.key()), codec + ": key of record " + i);
+                    check(Arrays.equals(want.value(), got.value()) && (want.value() == null) == (got.value() == null),
+                        codec + ": value of record " + i + " differs (null: " + (want.value() == null) + " / "
+                        + (got.value() == null) + ", length " + (want.value() == null ? -1 : want.value().length)
+                        + " / " + (got.value() == null ? -1 : got.value().length) + ")");
+                    List<String> wantHeaders = new ArrayList<>();
+                    for (Header h : want.headers()) {
+                        wantHeaders.add(h.key() + "=" + (h.value() == null ? "<null>" : Arrays.toString(h.value())));
+                    }
+                    List<String> gotHeaders = new ArrayList<>();
+                    for (Header h : got.headers()) {
+                        gotHeaders.add(h.key() + "=" + (h.value() == null ? "<null>" : Arrays.toString(h.value())));
+                    }
+                    checkEquals(wantHeaders, gotHeaders, codec + ": headers of record " + i);
+                }
+            }
         }
     }
 }
