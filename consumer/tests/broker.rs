@@ -89,8 +89,8 @@ async fn assign_and_poll_read_in_order_with_keys_and_headers() {
         .unwrap();
     assert!(empty.is_empty(), "{empty:?}");
     assert!(started.elapsed() >= Duration::from_millis(300));
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -172,8 +172,8 @@ async fn seek_position_pause_resume_and_offset_lookups() {
         consumer.seek(&other, 1),
         Err(Error::NotAssigned(_))
     ));
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -220,9 +220,20 @@ async fn reset_policies_latest_earliest_and_none() {
     .await
     .unwrap();
     none.assign([tp.clone()]).unwrap();
-    match none.poll(Duration::from_millis(500)).await {
-        Err(Error::NoOffsetForPartition(p)) => assert_eq!(p, tp),
-        other => panic!("expected NoOffsetForPartition, got {other:?}"),
+    // The committed offset is looked up within a poll's time: a poll that
+    // ran out of it first returns empty, and the next one tries again.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match none.poll(Duration::from_millis(500)).await {
+            Err(Error::NoOffsetForPartition(p)) => {
+                assert_eq!(p, tp);
+                break;
+            }
+            Ok(records) if records.is_empty() => {
+                assert!(Instant::now() < deadline, "no NoOffsetForPartition");
+            }
+            other => panic!("expected NoOffsetForPartition, got {other:?}"),
+        }
     }
     none.seek(&tp, 1_000).unwrap();
     let deadline = Instant::now() + WAIT;
@@ -253,9 +264,9 @@ async fn reset_policies_latest_earliest_and_none() {
     assert_eq!(records[0].offset, 3);
 
     for mut c in [latest, earliest, none, resumed] {
-        c.close(Duration::from_secs(5)).await;
+        c.close(Duration::from_secs(30)).await;
     }
-    producer.close(Duration::from_secs(5)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -308,7 +319,7 @@ async fn two_members_split_partitions_and_rebalance_when_one_leaves() {
     // over and reads on from the commits, re-reading nothing.
     let second_reads = second.reads();
     let mut second = second.stop().await;
-    second.close(Duration::from_secs(5)).await;
+    second.close(Duration::from_secs(30)).await;
     wait_for("the first member to own all partitions again", WAIT, || {
         first.assignment().len() == 4
     })
@@ -334,8 +345,8 @@ async fn two_members_split_partitions_and_rebalance_when_one_leaves() {
     let (mut first, mut reads) = first.finish().await;
     reads.merge(&second_reads);
     reads.assert_exactly(&expected, "records read through the leave");
-    first.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    first.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -364,7 +375,7 @@ async fn committed_offsets_resume_a_new_member_without_duplicates_or_gaps() {
         first.commit_offsets(foreign).await,
         Err(Error::NotAssigned(_))
     ));
-    first.close(Duration::from_secs(5)).await;
+    first.close(Duration::from_secs(30)).await;
 
     written.extend(produce(&producer, "resume", 0, 60, 10).await);
     let mut second = Consumer::connect(build()).await.unwrap();
@@ -409,8 +420,8 @@ async fn committed_offsets_resume_a_new_member_without_duplicates_or_gaps() {
             .offset,
         30
     );
-    second.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    second.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -451,7 +462,7 @@ async fn auto_commit_on_close() {
         .unwrap();
     assert_eq!(committed[&tp].as_ref().unwrap().offset, 30);
     drop(checker);
-    producer.close(Duration::from_secs(5)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -481,8 +492,8 @@ async fn leader_move_mid_consumption_is_followed() {
     records.extend(poll_until(&mut consumer, 40, WAIT).await);
     let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, (0..80).collect::<Vec<_>>());
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -602,8 +613,8 @@ async fn a_member_that_stops_polling_leaves_and_cannot_commit_until_it_rejoins()
     );
     assert!(log.iter().any(|e| e == "lost 1"), "{log:?}");
     assert!(!log.iter().any(|e| e.starts_with("revoked")), "{log:?}");
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -646,8 +657,8 @@ async fn a_crashed_member_is_replaced_after_the_session_timeout() {
     assert_eq!(crashed_reads, Reads::default());
     let (mut survivor, reads) = survivor.finish().await;
     reads.assert_exactly(&expected, "records read by the survivor");
-    survivor.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    survivor.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -690,8 +701,8 @@ async fn the_record_stream_yields_records_one_at_a_time() {
         assert!(stream.consumer_mut().is_some());
     }
     let mut consumer = stream.into_consumer().unwrap();
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -733,8 +744,8 @@ async fn a_topic_created_later_is_read_once_it_exists() {
     produce(&producer, "later", 0, 0, 3).await;
     let records = poll_until(&mut consumer, 3, WAIT).await;
     assert_eq!(records[0].offset, 0);
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -793,8 +804,8 @@ async fn group_and_commit_requests_survive_coordinator_errors() {
         .await
         .unwrap();
     assert_eq!(committed[&tp].as_ref().unwrap().offset, 10);
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -865,16 +876,16 @@ async fn a_listener_commits_processed_offsets_before_the_revoke() {
     })
     .await;
     let (mut second, second_reads) = second.finish().await;
-    second.close(Duration::from_secs(5)).await;
+    second.close(Duration::from_secs(30)).await;
     let (mut first, mut reads) = first.finish().await;
-    first.close(Duration::from_secs(5)).await;
+    first.close(Duration::from_secs(30)).await;
     assert!(
         second_reads.offsets().iter().all(|(_, o)| *o >= 10),
         "re-read processed records: {second_reads:?}"
     );
     reads.merge(&second_reads);
     reads.assert_exactly(&expected, "records read through the hand-over");
-    producer.close(Duration::from_secs(5)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -929,7 +940,7 @@ async fn a_pattern_subscription_picks_up_new_matching_topics() {
         consumer.subscription(),
         vec!["metrics-a", "metrics-b", "metrics-c"]
     );
-    consumer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -950,7 +961,7 @@ async fn a_static_member_comes_back_to_its_partitions() {
     poll_until(&mut first, 4, WAIT).await;
     assert_eq!(first.assignment().len(), 2);
     // Close commits but sends no LeaveGroup: the place stays reserved.
-    first.close(Duration::from_secs(5)).await;
+    first.close(Duration::from_secs(30)).await;
 
     produce(&producer, "static", 1, 4, 3).await;
     let mut again = Consumer::connect(build()).await.unwrap();
@@ -961,8 +972,8 @@ async fn a_static_member_comes_back_to_its_partitions() {
         "resumed after the commit"
     );
     assert_eq!(again.assignment().len(), 2);
-    again.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    again.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -1015,7 +1026,7 @@ async fn three_members_on_six_partitions_lose_nothing_through_join_leave_and_cra
 
     // Leave: b closes cleanly (committing what it read).
     let (mut b_consumer, b_reads) = b.finish().await;
-    b_consumer.close(Duration::from_secs(5)).await;
+    b_consumer.close(Duration::from_secs(30)).await;
     wait_for("two members with three partitions each", WAIT, || {
         a.assignment().len() == 3 && c.assignment().len() == 3
     })
@@ -1052,14 +1063,14 @@ async fn three_members_on_six_partitions_lose_nothing_through_join_leave_and_cra
     })
     .await;
     let (mut a, mut reads) = a.finish().await;
-    a.close(Duration::from_secs(5)).await;
+    a.close(Duration::from_secs(30)).await;
     reads.merge(&b_reads);
     reads.merge(&c_reads);
     reads.assert_exactly(
         &common::expected_reads(&written, &windows),
         &format!("records read through join, leave and crash (crash windows {windows:?})"),
     );
-    producer.close(Duration::from_secs(5)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -1120,9 +1131,9 @@ async fn cooperative_sticky_keeps_unaffected_partitions_through_a_rebalance() {
     })
     .await;
     let (mut second, second_reads) = second.finish().await;
-    second.close(Duration::from_secs(5)).await;
+    second.close(Duration::from_secs(30)).await;
     let (mut first, mut reads) = first.finish().await;
-    first.close(Duration::from_secs(5)).await;
+    first.close(Duration::from_secs(30)).await;
     // Committed positions (auto-commit before the revoke) mean the second
     // member did not re-read what the first had handed out.
     assert!(
@@ -1131,7 +1142,7 @@ async fn cooperative_sticky_keeps_unaffected_partitions_through_a_rebalance() {
     );
     reads.merge(&second_reads);
     reads.assert_exactly(&expected, "records read through the cooperative rebalance");
-    producer.close(Duration::from_secs(5)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
 
@@ -1218,7 +1229,7 @@ async fn eager_sticky_keeps_partitions_through_join_and_leave() {
     // b leaves: a and c keep all theirs and split b's.
     b.stop.store(true, Ordering::Release);
     let mut b = b.task.await.unwrap();
-    b.close(Duration::from_secs(5)).await;
+    b.close(Duration::from_secs(30)).await;
     let fourth = settled(&[&a, &c], &[3, 3]).await;
     assert!(fourth[0].is_superset(&third[0]), "{third:?} -> {fourth:?}");
     assert!(fourth[1].is_superset(&third[2]), "{third:?} -> {fourth:?}");
@@ -1226,7 +1237,7 @@ async fn eager_sticky_keeps_partitions_through_join_and_leave() {
     for member in [a, c] {
         member.stop.store(true, Ordering::Release);
         let mut consumer = member.task.await.unwrap();
-        consumer.close(Duration::from_secs(5)).await;
+        consumer.close(Duration::from_secs(30)).await;
     }
     broker.shutdown().await;
 }
@@ -1421,7 +1432,7 @@ async fn commit_failures_during_a_rebalance_do_not_stall_fetching() {
         .await
         .unwrap();
     assert_eq!(committed[&tp].as_ref().map(|o| o.offset), Some(20));
-    consumer.close(Duration::from_secs(5)).await;
-    producer.close(Duration::from_secs(5)).await;
+    consumer.close(Duration::from_secs(30)).await;
+    producer.close(Duration::from_secs(30)).await;
     broker.shutdown().await;
 }
