@@ -16,8 +16,11 @@ mod common;
 
 use common::*;
 use ferrokafka_broker::Broker;
+use ferrokafka_protocol::generated::describe_topic_partitions_request::TopicRequest;
 use ferrokafka_protocol::generated::metadata_request::MetadataRequestTopic;
-use ferrokafka_protocol::generated::{MetadataRequest, MetadataResponse};
+use ferrokafka_protocol::generated::{
+    DescribeTopicPartitionsRequest, MetadataRequest, MetadataResponse,
+};
 use ferrokafka_protocol::{ErrorCode, Uuid};
 
 /// `Admin.describeTopics(TopicCollection.ofTopicIds(...))`: Metadata v12
@@ -65,4 +68,40 @@ async fn metadata_by_topic_id_ignores_the_empty_name_java_sends() {
 
     // Nothing named "" was created or looked up.
     assert!(broker.offsets("", 0).is_none());
+}
+
+/// `Admin.describeTopics(names, new DescribeTopicsOptions()
+/// .includeAuthorizedOperations(true))`: DescribeTopicPartitions has no flag
+/// for authorized operations, and Kafka always fills them in (without an
+/// authorizer, every operation a topic has: READ, WRITE, CREATE, DELETE,
+/// ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS). The "not requested"
+/// marker left the Java client's `authorizedOperations()` null.
+#[tokio::test]
+async fn describe_topic_partitions_always_reports_authorized_operations() {
+    let broker = Broker::builder().start().await.unwrap();
+    broker.create_topic("with-operations", 1).unwrap();
+    let mut client = TestClient::connect(broker.bootstrap_address()).await;
+    let request = DescribeTopicPartitionsRequest {
+        topics: ["with-operations", "without-topic"]
+            .into_iter()
+            .map(|name| TopicRequest {
+                name: name.to_owned(),
+                ..TopicRequest::default()
+            })
+            .collect(),
+        response_partition_limit: 2000,
+        ..DescribeTopicPartitionsRequest::default()
+    };
+    let response = client.send(0, &request).await;
+    let every_topic_operation: i32 = [3, 4, 5, 6, 7, 8, 10, 11]
+        .into_iter()
+        .map(|bit| 1 << bit)
+        .sum();
+    assert_eq!(response.topics.len(), 2, "{response:?}");
+    for topic in &response.topics {
+        assert_eq!(
+            topic.topic_authorized_operations, every_topic_operation,
+            "{topic:?}"
+        );
+    }
 }

@@ -1,7 +1,10 @@
 //! DescribeTopicPartitions (key 75, KIP-966): topics and partitions like
 //! Metadata, paginated by `response_partition_limit` with a cursor. An empty
 //! topic list means every topic, sorted by name, as in Kafka. There are no
-//! eligible leader replicas to report (no ELR without replication).
+//! eligible leader replicas to report (no ELR without replication). The
+//! request has no flag for authorized operations: Kafka always fills them in
+//! (every operation of a topic, without an authorizer), and the Java Admin
+//! client reads them when `includeAuthorizedOperations` is set.
 
 use ferrokafka_protocol::generated::describe_topic_partitions_response::{
     Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
@@ -12,7 +15,7 @@ use ferrokafka_protocol::generated::{
 use ferrokafka_protocol::{ErrorCode, Uuid};
 
 use super::RequestContext;
-use super::metadata::{OPERATIONS_NOT_REQUESTED, describe_topic};
+use super::metadata::{OPERATIONS_NOT_REQUESTED, TOPIC_AUTHORIZED_OPERATIONS, describe_topic};
 
 /// Kafka's `max.request.partition.size.limit` default.
 const PARTITION_LIMIT_CAP: i32 = 2000;
@@ -53,7 +56,10 @@ pub(crate) fn handle(
     let mut next_cursor = None;
     for name in names.into_iter().filter(|name| *name >= start_topic) {
         let Some(topic) = cluster.topic(&name) else {
-            topics.push(missing(name, ErrorCode::UnknownTopicOrPartition));
+            topics.push(DescribeTopicPartitionsResponseTopic {
+                topic_authorized_operations: TOPIC_AUTHORIZED_OPERATIONS,
+                ..missing(name, ErrorCode::UnknownTopicOrPartition)
+            });
             continue;
         };
         if budget == 0 {
@@ -104,7 +110,7 @@ pub(crate) fn handle(
             topic_id: topic.id,
             is_internal: false,
             partitions,
-            topic_authorized_operations: OPERATIONS_NOT_REQUESTED,
+            topic_authorized_operations: TOPIC_AUTHORIZED_OPERATIONS,
             ..DescribeTopicPartitionsResponseTopic::default()
         });
         if next_cursor.is_some() {

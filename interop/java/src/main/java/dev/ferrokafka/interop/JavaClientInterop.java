@@ -143,6 +143,7 @@ public final class JavaClientInterop {
         scenarios.put("admin_topics_by_id", interop::topicsById);
         scenarios.put("admin_describe_configs_options", interop::describeConfigsOptions);
         scenarios.put("record_edge_values", interop::recordEdgeValues);
+        scenarios.put("admin_advanced_options", interop::adminAdvancedOptions);
 
         // Scenarios that ask the harness (interop/tests/java_client.rs) to act
         // on the broker midway: they run only when named.
@@ -2301,6 +2302,97 @@ public final class JavaClientInterop {
                     checkEquals(wantHeaders, gotHeaders, codec + ": headers of record " + i);
                 }
             }
+        }
+    }
+
+    /**
+     * Less common Admin options: APPEND and SUBTRACT on a list config,
+     * validateOnly alters and partition increases, describing the configs of
+     * a missing topic, a topic created with an explicit replica assignment,
+     * createPartitions with assignments, and authorized operations.
+     */
+    void adminAdvancedOptions() throws Exception {
+        String topic = name("advanced");
+        String assigned = name("advanced-assigned");
+        try (Admin admin = admin()) {
+            List<org.apache.kafka.common.Node> nodes = new ArrayList<>(get(admin.describeCluster().nodes()));
+            nodes.sort(java.util.Comparator.comparingInt(org.apache.kafka.common.Node::id));
+            get(admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1)
+                .configs(Map.of("cleanup.policy", "delete")))).all());
+            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+
+            get(admin.incrementalAlterConfigs(Map.of(resource, List.of(new AlterConfigOp(
+                new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)))).all());
+            checkEquals("delete,compact", get(admin.describeConfigs(List.of(resource)).all()).get(resource)
+                .get("cleanup.policy").value(), "cleanup.policy after APPEND compact");
+            get(admin.incrementalAlterConfigs(Map.of(resource, List.of(new AlterConfigOp(
+                new ConfigEntry("cleanup.policy", "delete"), AlterConfigOp.OpType.SUBTRACT)))).all());
+            checkEquals("compact", get(admin.describeConfigs(List.of(resource)).all()).get(resource)
+                .get("cleanup.policy").value(), "cleanup.policy after SUBTRACT delete");
+
+            get(admin.incrementalAlterConfigs(Map.of(resource, List.of(new AlterConfigOp(
+                new ConfigEntry("retention.ms", "1000"), AlterConfigOp.OpType.SET))),
+                new org.apache.kafka.clients.admin.AlterConfigsOptions().validateOnly(true)).all());
+            check(get(admin.describeConfigs(List.of(resource)).all()).get(resource).get("retention.ms").isDefault(),
+                "a validateOnly alter changed retention.ms");
+
+            ConfigResource missing = new ConfigResource(ConfigResource.Type.TOPIC, name("advanced-missing"));
+            Throwable error = failureOf(admin.describeConfigs(List.of(missing)).values().get(missing));
+            check(error instanceof UnknownTopicOrPartitionException, "describing a missing topic's configs: " + error);
+
+            get(admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(4)),
+                new org.apache.kafka.clients.admin.CreatePartitionsOptions().validateOnly(true)).all());
+            checkEquals(2, get(admin.describeTopics(List.of(topic)).allTopicNames()).get(topic).partitions().size(),
+                "partitions after a validateOnly increase");
+
+            // Each partition on the node its assignment names, counting down.
+            Map<Integer, List<Integer>> assignment = new HashMap<>();
+            for (int p = 0; p < 3; p++) {
+                assignment.put(p, List.of(nodes.get((nodes.size() - 1 - p % nodes.size() + nodes.size()) % nodes.size()).id()));
+            }
+            get(admin.createTopics(List.of(new NewTopic(assigned, assignment))).all());
+            TopicDescription description = get(admin.describeTopics(List.of(assigned)).allTopicNames()).get(assigned);
+            for (TopicPartitionInfo info : description.partitions()) {
+                List<Integer> replicas = info.replicas().stream().map(org.apache.kafka.common.Node::id)
+                    .collect(Collectors.toList());
+                checkEquals(assignment.get(info.partition()), replicas, "replicas of partition " + info.partition());
+                checkEquals(assignment.get(info.partition()).get(0), info.leader().id(),
+                    "leader of partition " + info.partition());
+            }
+            int last = nodes.get(0).id();
+            get(admin.createPartitions(Map.of(assigned, NewPartitions.increaseTo(4, List.of(List.of(last))))).all());
+            waitFor("the assigned partition", () -> {
+                try {
+                    List<TopicPartitionInfo> infos = get(admin.describeTopics(List.of(assigned)).allTopicNames())
+                        .get(assigned).partitions();
+                    return infos.size() == 4 && infos.get(3).leader() != null && infos.get(3).leader().id() == last;
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+
+            TopicDescription withOps = get(admin.describeTopics(List.of(topic),
+                new org.apache.kafka.clients.admin.DescribeTopicsOptions().includeAuthorizedOperations(true))
+                .allTopicNames()).get(topic);
+            check(withOps.authorizedOperations() != null
+                && withOps.authorizedOperations().contains(org.apache.kafka.common.acl.AclOperation.READ)
+                && withOps.authorizedOperations().contains(org.apache.kafka.common.acl.AclOperation.WRITE)
+                && withOps.authorizedOperations().contains(org.apache.kafka.common.acl.AclOperation.DESCRIBE_CONFIGS),
+                "topic authorized operations " + withOps.authorizedOperations());
+            Set<org.apache.kafka.common.acl.AclOperation> clusterOps = get(admin.describeCluster(
+                new org.apache.kafka.clients.admin.DescribeClusterOptions().includeAuthorizedOperations(true))
+                .authorizedOperations());
+            check(clusterOps != null && clusterOps.contains(org.apache.kafka.common.acl.AclOperation.IDEMPOTENT_WRITE),
+                "cluster authorized operations " + clusterOps);
+
+            String group = name("advanced-g");
+            get(admin.alterConsumerGroupOffsets(group, Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(0))).all());
+            ConsumerGroupDescription groupWithOps = get(admin.describeConsumerGroups(List.of(group),
+                new org.apache.kafka.clients.admin.DescribeConsumerGroupsOptions().includeAuthorizedOperations(true))
+                .describedGroups().get(group));
+            checkEquals(Set.of(org.apache.kafka.common.acl.AclOperation.READ,
+                    org.apache.kafka.common.acl.AclOperation.DELETE, org.apache.kafka.common.acl.AclOperation.DESCRIBE),
+                groupWithOps.authorizedOperations(), "group authorized operations");
         }
     }
 }
