@@ -30,7 +30,7 @@ use ferrokafka_consumer::{
 };
 use ferrokafka_producer::{Producer, ProducerConfig, ProducerRecord};
 
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(60);
 
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -649,10 +649,12 @@ async fn stop_waits_for_the_record_in_flight_and_commits_it() {
         .unwrap();
     let stopping = {
         let container = container.clone();
-        tokio::spawn(async move { container.stop(Duration::from_secs(15)).await })
+        tokio::spawn(async move { container.stop(Duration::from_secs(60)).await })
     };
-    // Stop is under way, but the handler still holds the record.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Stop is under way (it has taken the worker tasks over, so the
+    // container no longer reports running), but the handler still holds
+    // the record.
+    wait_until("stop to be under way", || !container.is_running()).await;
     assert!(
         !stopping.is_finished(),
         "stop must wait for the record in flight"
