@@ -144,6 +144,7 @@ public final class JavaClientInterop {
         scenarios.put("admin_describe_configs_options", interop::describeConfigsOptions);
         scenarios.put("record_edge_values", interop::recordEdgeValues);
         scenarios.put("admin_advanced_options", interop::adminAdvancedOptions);
+        scenarios.put("consumer_metadata_and_auto_create", interop::consumerMetadataAndAutoCreate);
 
         // Scenarios that ask the harness (interop/tests/java_client.rs) to act
         // on the broker midway: they run only when named.
@@ -1265,6 +1266,31 @@ public final class JavaClientInterop {
                     "partitions of the open transaction");
                 checkEquals(listing.producerId(), description.producerId(), "producer id");
                 check(description.transactionStartTimeMs().isPresent(), "no transaction start time");
+
+                org.apache.kafka.clients.admin.TransactionListing open = listing;
+                java.util.function.Function<org.apache.kafka.clients.admin.ListTransactionsOptions, Boolean> lists =
+                    options -> {
+                        try {
+                            return get(admin.listTransactions(options).all()).stream()
+                                .anyMatch(l -> l.transactionalId().equals(txnId));
+                        } catch (Exception e) {
+                            throw new RuntimeException(e);
+                        }
+                    };
+                check(lists.apply(new org.apache.kafka.clients.admin.ListTransactionsOptions().filterStates(
+                    List.of(org.apache.kafka.clients.admin.TransactionState.ONGOING))), "filtered by Ongoing");
+                check(!lists.apply(new org.apache.kafka.clients.admin.ListTransactionsOptions().filterStates(
+                    List.of(org.apache.kafka.clients.admin.TransactionState.COMPLETE_COMMIT))),
+                    "an open transaction listed as CompleteCommit");
+                check(lists.apply(new org.apache.kafka.clients.admin.ListTransactionsOptions().filterProducerIds(
+                    List.of(open.producerId()))), "filtered by its producer id");
+                check(!lists.apply(new org.apache.kafka.clients.admin.ListTransactionsOptions().filterProducerIds(
+                    List.of(open.producerId() + 1000))), "listed under another producer id");
+                Thread.sleep(20);
+                check(lists.apply(new org.apache.kafka.clients.admin.ListTransactionsOptions().filterOnDuration(1)),
+                    "not listed as running longer than 1 ms");
+                check(!lists.apply(new org.apache.kafka.clients.admin.ListTransactionsOptions().filterOnDuration(3_600_000)),
+                    "listed as running longer than an hour");
 
                 producer.commitTransaction();
                 waitFor("the transaction to complete", () -> {
@@ -2393,6 +2419,50 @@ public final class JavaClientInterop {
             checkEquals(Set.of(org.apache.kafka.common.acl.AclOperation.READ,
                     org.apache.kafka.common.acl.AclOperation.DELETE, org.apache.kafka.common.acl.AclOperation.DESCRIBE),
                 groupWithOps.authorizedOperations(), "group authorized operations");
+        }
+    }
+
+    /**
+     * A consumer's metadata calls (listTopics, partitionsFor), and topic
+     * auto-creation by a subscription: allowed by default
+     * (allow.auto.create.topics=true, with the broker's
+     * auto.create.topics.enable), not when the consumer says no.
+     */
+    void consumerMetadataAndAutoCreate() throws Exception {
+        String existing = name("consumer-metadata");
+        String created = name("consumer-auto-created");
+        String notCreated = name("consumer-not-created");
+        try (Admin admin = admin()) {
+            createTopic(admin, existing, 3);
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(null, Map.of())) {
+                Map<String, List<org.apache.kafka.common.PartitionInfo>> topics = consumer.listTopics(DEADLINE);
+                check(topics.containsKey(existing), "listTopics lacks " + existing);
+                checkEquals(3, topics.get(existing).size(), "partitions listed for " + existing);
+                List<org.apache.kafka.common.PartitionInfo> infos = consumer.partitionsFor(existing, DEADLINE);
+                checkEquals(3, infos.size(), "partitionsFor");
+                for (org.apache.kafka.common.PartitionInfo info : infos) {
+                    check(info.leader() != null && info.leader().id() >= 0, "no leader for " + info);
+                }
+            }
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(name("auto-create-g"), Map.of())) {
+                consumer.subscribe(List.of(created));
+                waitFor("the subscribed topic to be created", () -> {
+                    consumer.poll(POLL);
+                    return !consumer.assignment().isEmpty();
+                });
+            }
+            checkEquals(1, get(admin.describeTopics(List.of(created)).allTopicNames()).get(created).partitions().size(),
+                "partitions of a topic a subscription created");
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer(name("no-auto-create-g"), Map.of(
+                    ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false"))) {
+                consumer.subscribe(List.of(notCreated));
+                for (int i = 0; i < 20; i++) {
+                    consumer.poll(POLL);
+                }
+                check(consumer.assignment().isEmpty(), "assigned a topic that should not exist");
+            }
+            check(!get(admin.listTopics().names()).contains(notCreated),
+                "a subscription with allow.auto.create.topics=false created its topic");
         }
     }
 }
