@@ -145,6 +145,7 @@ public final class JavaClientInterop {
         scenarios.put("record_edge_values", interop::recordEdgeValues);
         scenarios.put("admin_advanced_options", interop::adminAdvancedOptions);
         scenarios.put("consumer_metadata_and_auto_create", interop::consumerMetadataAndAutoCreate);
+        scenarios.put("consumer_refusals", interop::consumerRefusals);
 
         // Scenarios that ask the harness (interop/tests/java_client.rs) to act
         // on the broker midway: they run only when named.
@@ -2463,6 +2464,95 @@ public final class JavaClientInterop {
             }
             check(!get(admin.listTopics().names()).contains(notCreated),
                 "a subscription with allow.auto.create.topics=false created its topic");
+        }
+    }
+
+    static Throwable pollError(KafkaConsumer<byte[], byte[]> consumer) {
+        long deadline = System.nanoTime() + DEADLINE.toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                consumer.poll(POLL);
+            } catch (Exception e) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * What the group coordinator and the log refuse, as Kafka does: a session
+     * timeout below group.min.session.timeout.ms, commit metadata above
+     * offset.metadata.max.bytes, a second live member with the same
+     * group.instance.id (the first is fenced), and a fetch past the end
+     * (the position resets by auto.offset.reset).
+     */
+    void consumerRefusals() throws Exception {
+        String topic = name("refusals");
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+        }
+        try (KafkaProducer<byte[], byte[]> producer = producer(Map.of())) {
+            for (int i = 0; i < 10; i++) {
+                producer.send(new ProducerRecord<>(topic, 0, bytes("k"), bytes("v" + i)));
+            }
+            producer.flush();
+        }
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(name("short-session-g"), Map.of(
+                ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "1000",
+                ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300"))) {
+            consumer.subscribe(List.of(topic));
+            Throwable error = pollError(consumer);
+            check(error instanceof org.apache.kafka.common.errors.InvalidSessionTimeoutException,
+                "joining with session.timeout.ms=1000: " + error);
+        }
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(name("big-metadata-g"), Map.of())) {
+            consumer.assign(List.of(tp));
+            Throwable error = null;
+            try {
+                consumer.commitSync(Map.of(tp, new OffsetAndMetadata(1, "m".repeat(5000))), DEADLINE);
+            } catch (Exception e) {
+                error = e;
+            }
+            check(error instanceof org.apache.kafka.common.errors.OffsetMetadataTooLarge,
+                "committing 5000 bytes of metadata: " + error);
+        }
+        String group = name("fenced-g");
+        Map<String, String> instance = Map.of(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "twin");
+        KafkaConsumer<byte[], byte[]> first = consumer(group, instance);
+        KafkaConsumer<byte[], byte[]> second = consumer(group, instance);
+        try {
+            first.subscribe(List.of(topic));
+            waitFor("the first twin's assignment", () -> {
+                first.poll(POLL);
+                return !first.assignment().isEmpty();
+            });
+            second.subscribe(List.of(topic));
+            waitFor("the second twin's assignment", () -> {
+                second.poll(POLL);
+                return !second.assignment().isEmpty();
+            });
+            Throwable error = null;
+            try {
+                first.commitSync(Map.of(tp, new OffsetAndMetadata(1)), DEADLINE);
+                error = pollError(first);
+            } catch (Exception e) {
+                error = e;
+            }
+            check(error instanceof org.apache.kafka.common.errors.FencedInstanceIdException,
+                "the replaced twin: " + error);
+        } finally {
+            first.close(Duration.ZERO);
+            second.close(Duration.ofSeconds(30));
+        }
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(null, Map.of(
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest"))) {
+            consumer.assign(List.of(tp));
+            consumer.seek(tp, 1000);
+            waitFor("the position to reset from past the end", () -> {
+                consumer.poll(POLL);
+                return consumer.position(tp, DEADLINE) == 10L;
+            });
         }
     }
 }
