@@ -146,12 +146,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// allocate for them; no test or local setup needs more than this.
 pub(crate) const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
 
-fn too_many_partitions(count: i32) -> LogError {
+/// Kafka caps the records one request may create (10000): more partitions
+/// than that fail with POLICY_VIOLATION, in its words.
+fn too_many_partitions(additional: bool) -> LogError {
     LogError::new(
-        ErrorCode::InvalidPartitions,
-        format!(
-            "{count} partitions is more than the {MAX_PARTITIONS_PER_TOPIC} this broker allows per topic."
-        ),
+        ErrorCode::PolicyViolation,
+        if additional {
+            "Excessively large number of additional partitions per request."
+        } else {
+            "Excessively large number of partitions per request."
+        },
     )
 }
 
@@ -381,7 +385,7 @@ impl Cluster {
             (None, count) => count,
         };
         if partitions > MAX_PARTITIONS_PER_TOPIC {
-            return Err(too_many_partitions(partitions));
+            return Err(too_many_partitions(false));
         }
         if partitions < 1 {
             return Err(LogError::new(
@@ -529,7 +533,7 @@ impl Cluster {
         };
         let current = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
         if count > MAX_PARTITIONS_PER_TOPIC {
-            return Err(too_many_partitions(count));
+            return Err(too_many_partitions(true));
         }
         if count <= current {
             return Err(LogError::new(

@@ -74,10 +74,34 @@ pub(crate) const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         documentation: "Final compression; stored only, batches are kept as the producer sent them.",
     },
     key(
+        "compression.gzip.level",
+        "-1",
+        ConfigType::Int,
+        "gzip level of the final compression (stored only).",
+    ),
+    key(
+        "compression.lz4.level",
+        "9",
+        ConfigType::Int,
+        "lz4 level of the final compression (stored only).",
+    ),
+    key(
+        "compression.zstd.level",
+        "3",
+        ConfigType::Int,
+        "zstd level of the final compression (stored only).",
+    ),
+    key(
         "delete.retention.ms",
         "86400000",
         ConfigType::Long,
         "How long delete tombstones are kept.",
+    ),
+    key(
+        "errors.deadletterqueue.group.enable",
+        "false",
+        ConfigType::Boolean,
+        "Whether share groups may send failed records to a dead letter queue (stored only).",
     ),
     key(
         "file.delete.delay.ms",
@@ -98,16 +122,46 @@ pub(crate) const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         "Time between forced flushes.",
     ),
     key(
+        "follower.replication.throttled.replicas",
+        "",
+        ConfigType::List,
+        "Replicas whose follower replication is throttled (stored only).",
+    ),
+    key(
         "index.interval.bytes",
         "4096",
         ConfigType::Int,
         "Bytes between index entries.",
     ),
     key(
+        "leader.replication.throttled.replicas",
+        "",
+        ConfigType::List,
+        "Replicas whose leader replication is throttled (stored only).",
+    ),
+    key(
+        "local.retention.bytes",
+        "-2",
+        ConfigType::Long,
+        "Local log size kept with tiered storage (stored only).",
+    ),
+    key(
+        "local.retention.ms",
+        "-2",
+        ConfigType::Long,
+        "Local log age kept with tiered storage (stored only).",
+    ),
+    key(
         "max.compaction.lag.ms",
         "9223372036854775807",
         ConfigType::Long,
         "Maximum time before compaction.",
+    ),
+    key(
+        "max.decompressed.message.bytes",
+        "2147483639",
+        ConfigType::Int,
+        "Largest decompressed record batch (stored only).",
     ),
     key(
         "max.message.bytes",
@@ -159,6 +213,36 @@ pub(crate) const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         "Preallocate segment files.",
     ),
     key(
+        "remote.copy.lag.bytes",
+        "-1",
+        ConfigType::Long,
+        "Tiered storage copy lag in bytes (stored only).",
+    ),
+    key(
+        "remote.copy.lag.ms",
+        "0",
+        ConfigType::Long,
+        "Tiered storage copy lag in time (stored only).",
+    ),
+    key(
+        "remote.log.copy.disable",
+        "false",
+        ConfigType::Boolean,
+        "Stops copying to tiered storage (stored only).",
+    ),
+    key(
+        "remote.log.delete.on.disable",
+        "false",
+        ConfigType::Boolean,
+        "Deletes tiered data when tiered storage is disabled (stored only).",
+    ),
+    key(
+        "remote.storage.enable",
+        "false",
+        ConfigType::Boolean,
+        "Tiered storage (stored only).",
+    ),
+    key(
         "retention.bytes",
         "-1",
         ConfigType::Long,
@@ -181,6 +265,12 @@ pub(crate) const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         "10485760",
         ConfigType::Int,
         "Size of an offset index file.",
+    ),
+    key(
+        "segment.jitter.ms",
+        "0",
+        ConfigType::Long,
+        "Random jitter subtracted from segment.ms (stored only).",
     ),
     key(
         "segment.ms",

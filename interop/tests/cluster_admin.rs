@@ -39,6 +39,53 @@ use ferrokafka_protocol::ErrorCode;
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// The topic configs Kafka 4.4 describes, sorted.
+const KAFKA_4_4_TOPIC_CONFIGS: [&str; 37] = [
+    "cleanup.policy",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.type",
+    "compression.zstd.level",
+    "delete.retention.ms",
+    "errors.deadletterqueue.group.enable",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "follower.replication.throttled.replicas",
+    "index.interval.bytes",
+    "leader.replication.throttled.replicas",
+    "local.retention.bytes",
+    "local.retention.ms",
+    "max.compaction.lag.ms",
+    "max.decompressed.message.bytes",
+    "max.message.bytes",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.type",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "min.insync.replicas",
+    "preallocate",
+    "remote.copy.lag.bytes",
+    "remote.copy.lag.ms",
+    "remote.log.copy.disable",
+    "remote.log.delete.on.disable",
+    "remote.storage.enable",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "segment.ms",
+    "unclean.leader.election.enable",
+];
+
+/// The error code of an item's result, `None` for success or for an item
+/// the broker answered only once (a name given twice).
+fn first_code<K, T>(results: &[(K, Result<T, AdminError>)]) -> Option<ErrorCode> {
+    results.first().and_then(|(_, r)| r.as_ref().err()?.code())
+}
+
 /// The error code of each item's result (`None` for success).
 fn codes<K: std::fmt::Debug, T>(results: &[(K, Result<T, AdminError>)]) -> Vec<Option<ErrorCode>> {
     results
@@ -334,11 +381,38 @@ async fn configs_describe_and_alter() {
     assert_eq!(cleanup.value.as_deref(), Some("delete"));
     assert_eq!(cleanup.source, ConfigSource::Default);
     assert!(cleanup.is_default);
+    let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names, KAFKA_4_4_TOPIC_CONFIGS,
+        "the topic configs Kafka 4.4 describes"
+    );
     let broker_entries = described[2].1.as_ref().unwrap();
     assert!(
         broker_entries.iter().any(|e| e.name == "num.partitions"),
         "broker configs: {broker_entries:?}"
     );
+
+    // A broker's loggers (Kafka lists each logger's level; `root` is
+    // always there), and the cluster-wide default, which lists only
+    // dynamic defaults.
+    let described = admin
+        .describe_configs(
+            &[
+                ConfigResource::BrokerLogger(broker),
+                ConfigResource::BrokerDefault,
+            ],
+            DescribeConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes(&described), vec![None, None], "{described:#?}");
+    let root = entry(described[0].1.as_ref().unwrap(), "root");
+    assert_eq!(root.source, ConfigSource::DynamicBrokerLogger, "{root:?}");
+    assert!(root.value.is_some());
+    for e in described[1].1.as_ref().unwrap() {
+        assert_eq!(e.source, ConfigSource::DynamicDefaultBroker, "{e:?}");
+    }
 
     let topic_resource = ConfigResource::Topic(topic.clone());
     let altered = admin
@@ -440,6 +514,44 @@ async fn configs_describe_and_alter() {
     assert_eq!(
         codes(&altered),
         vec![Some(ErrorCode::InvalidConfig)],
+        "{altered:#?}"
+    );
+
+    // Deleting a key that is not set, even an unknown one, succeeds; a
+    // resource named twice in one request fails both times.
+    let altered = admin
+        .incremental_alter_configs(
+            vec![(
+                topic_resource.clone(),
+                vec![AlterConfigOp::Delete("no.such.config".into())],
+            )],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes(&altered), vec![None], "{altered:#?}");
+    let altered = admin
+        .incremental_alter_configs(
+            vec![
+                (
+                    topic_resource.clone(),
+                    vec![AlterConfigOp::Set("retention.ms".into(), "1".into())],
+                ),
+                (
+                    topic_resource.clone(),
+                    vec![AlterConfigOp::Set("retention.ms".into(), "2".into())],
+                ),
+            ],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&altered),
+        vec![
+            Some(ErrorCode::InvalidRequest),
+            Some(ErrorCode::InvalidRequest)
+        ],
         "{altered:#?}"
     );
 
@@ -810,5 +922,164 @@ async fn describe_cluster() {
             .any(|b| bootstrap.contains(&format!("{}:{}", b.host, b.port))),
         "{description:?} vs {bootstrap:?}"
     );
+    cluster.shutdown().await;
+}
+
+/// Requests Kafka refuses as a whole or per item: a name given twice, a
+/// manual assignment naming a broker twice, no broker, an unknown broker or
+/// the wrong number of partitions, and more than 10000 partitions in one
+/// request (POLICY_VIOLATION for every topic of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_refused_like_kafka() {
+    let cluster = TestCluster::start().await.unwrap();
+    let admin = cluster.admin();
+    let broker = admin
+        .describe_cluster(DescribeClusterOptions::default())
+        .await
+        .unwrap()
+        .brokers[0]
+        .id;
+    let topic = cluster.unique("admin-refused");
+    cluster.create_topic(&topic, 1).await.unwrap();
+    let t = topic.as_str();
+    let partitions = || async {
+        admin
+            .describe_topics(&[t], DescribeTopicsOptions::default())
+            .await
+            .unwrap()[0]
+            .1
+            .as_ref()
+            .unwrap()
+            .partitions
+            .len()
+    };
+
+    // Named twice: INVALID_REQUEST, nothing done.
+    let grown = admin
+        .create_partitions(
+            &[
+                (t, NewPartitions::increase_to(2)),
+                (t, NewPartitions::increase_to(3)),
+            ],
+            CreatePartitionsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first_code(&grown),
+        Some(ErrorCode::InvalidRequest),
+        "{grown:?}"
+    );
+    let deleted = admin
+        .delete_topics(&[t, t], DeleteTopicsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        first_code(&deleted),
+        Some(ErrorCode::InvalidRequest),
+        "{deleted:?}"
+    );
+    assert_eq!(partitions().await, 1);
+
+    // Manual assignments.
+    for (what, assignment) in [
+        ("a broker twice", vec![vec![broker, broker]]),
+        ("no broker", vec![vec![]]),
+        ("an unknown broker", vec![vec![99]]),
+        ("too few assignments", vec![]),
+    ] {
+        let grown = admin
+            .create_partitions(
+                &[(
+                    t,
+                    NewPartitions::increase_to_with_assignments(2, assignment),
+                )],
+                CreatePartitionsOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            codes(&grown),
+            vec![Some(ErrorCode::InvalidReplicaAssignment)],
+            "{what}: {grown:?}"
+        );
+    }
+    assert_eq!(partitions().await, 1);
+    let created = admin
+        .create_topics(
+            [
+                NewTopic::with_replica_assignment(
+                    cluster.unique("admin-twice"),
+                    [vec![broker, broker]],
+                ),
+                NewTopic::with_replica_assignment(cluster.unique("admin-nobody"), [vec![]]),
+            ],
+            CreateTopicsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&created),
+        vec![
+            Some(ErrorCode::InvalidReplicaAssignment),
+            Some(ErrorCode::InvalidReplicaAssignment)
+        ],
+        "{created:?}"
+    );
+
+    // Over 10000 partitions in one request: every topic of it refused.
+    let good = cluster.unique("admin-good");
+    let created = admin
+        .create_topics(
+            [
+                NewTopic::new(&good, 3, -1),
+                NewTopic::new(cluster.unique("admin-zero"), 0, -1),
+                NewTopic::new(cluster.unique("admin-huge"), i32::MAX, -1),
+            ],
+            CreateTopicsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&created),
+        vec![Some(ErrorCode::PolicyViolation); 3],
+        "{created:?}"
+    );
+    let created = admin
+        .create_topics(
+            [
+                NewTopic::new(cluster.unique("admin-6000"), 6000, -1),
+                NewTopic::new(cluster.unique("admin-6000"), 6000, -1),
+            ],
+            CreateTopicsOptions::default().validate_only(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&created),
+        vec![Some(ErrorCode::PolicyViolation); 2],
+        "{created:?}"
+    );
+    let grown = admin
+        .create_partitions(
+            &[(t, NewPartitions::increase_to(20_000))],
+            CreatePartitionsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&grown),
+        vec![Some(ErrorCode::PolicyViolation)],
+        "{grown:?}"
+    );
+    let described = admin
+        .describe_topics(&[&good], DescribeTopicsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&described),
+        vec![Some(ErrorCode::UnknownTopicOrPartition)]
+    );
+    assert_eq!(partitions().await, 1);
     cluster.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! DeleteTopics (key 20): by name (v0-5 `topic_names`, v6+ `topics`) or by
 //! topic id (v6+). The logs and their files go at once; there is no
-//! asynchronous deletion to wait for.
+//! asynchronous deletion to wait for. As in Kafka, a name (or id) given
+//! twice deletes nothing and is answered once, with INVALID_REQUEST.
 
 use ferrokafka_protocol::generated::delete_topics_response::DeletableTopicResult;
 use ferrokafka_protocol::generated::{DeleteTopicsRequest, DeleteTopicsResponse};
@@ -54,7 +55,20 @@ pub(crate) fn handle(
 ) -> DeleteTopicsResponse {
     let cluster = &context.cluster;
     let version = context.version;
-    let responses = named(&request, version)
+    let all = named(&request, version);
+    let mut answered: Vec<(Option<String>, Uuid)> = Vec::new();
+    let responses = all
+        .iter()
+        .filter_map(|item| {
+            if all.iter().filter(|other| *other == item).count() < 2 {
+                return Some(item.clone());
+            }
+            if !answered.contains(item) {
+                answered.push(item.clone());
+            }
+            None
+        })
+        .collect::<Vec<_>>()
         .into_iter()
         .map(|(name, topic_id)| match (name, topic_id.is_zero()) {
             (Some(name), true) => match cluster.delete_topic(&name) {
@@ -75,6 +89,11 @@ pub(crate) fn handle(
             },
             (name, _) => result(name, topic_id, ErrorCode::InvalidRequest, version),
         })
+        .chain(
+            answered
+                .into_iter()
+                .map(|(name, id)| result(name, id, ErrorCode::InvalidRequest, version)),
+        )
         .collect();
     DeleteTopicsResponse {
         responses,

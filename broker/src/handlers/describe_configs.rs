@@ -2,7 +2,9 @@
 //! override or default, its source, type and documentation when asked) and
 //! the broker configs a client may look at (read-only; the broker is
 //! configured at start). v0 reports `is_default`; v1+ `config_source` and,
-//! when asked, synonyms; v3+ types and documentation.
+//! when asked, synonyms; v3+ types and documentation. As in Kafka, the
+//! cluster-wide broker default (an empty broker name) lists only dynamic
+//! defaults (none here), and a broker's loggers are described (`root`).
 
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::describe_configs_response::{
@@ -19,6 +21,24 @@ use crate::topic_config::{
 /// Resource types (Kafka's `ConfigResource.Type`).
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
 pub(crate) const RESOURCE_BROKER: i8 = 4;
+pub(crate) const RESOURCE_BROKER_LOGGER: i8 = 8;
+
+/// `config_source` of a broker logger's level (DYNAMIC_BROKER_LOGGER_CONFIG).
+const SOURCE_BROKER_LOGGER: i8 = 6;
+
+/// A broker's loggers, as Kafka describes them: each logger's level, its
+/// config type UNKNOWN. The bundled broker has one, `root`, at INFO.
+fn logger_entries() -> Vec<Entry> {
+    vec![Entry {
+        name: "root".to_owned(),
+        value: "INFO".to_owned(),
+        source: SOURCE_BROKER_LOGGER,
+        read_only: false,
+        config_type: ConfigType::String,
+        documentation: "",
+        default: None,
+    }]
+}
 
 /// One described entry before version-specific shaping.
 struct Entry {
@@ -174,7 +194,7 @@ fn shape(
         config_source: if version >= 1 { entry.source } else { -1 },
         is_sensitive: false,
         synonyms,
-        config_type: if version >= 3 {
+        config_type: if version >= 3 && entry.source != SOURCE_BROKER_LOGGER {
             entry.config_type as i8
         } else {
             0
@@ -237,8 +257,14 @@ pub(crate) fn handle(
                         );
                     }
                 },
-                RESOURCE_BROKER => {
+                // The cluster-wide default lists only dynamic defaults, as
+                // in Kafka; the bundled broker has none.
+                RESOURCE_BROKER if resource.resource_name.is_empty() => Vec::new(),
+                RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => {
                     match broker_resource(cluster, &resource.resource_name, context.node) {
+                        Ok(_) if resource.resource_type == RESOURCE_BROKER_LOGGER => {
+                            logger_entries()
+                        }
                         Ok(node) => broker_entries(cluster, node),
                         Err(message) => {
                             return failed(

@@ -1,7 +1,9 @@
 //! IncrementalAlterConfigs (key 44, KIP-339): SET, DELETE, APPEND and
 //! SUBTRACT (the last two for list configs such as `cleanup.policy`) on a
 //! topic's overrides, validated as a whole before anything changes.
-//! Broker configs are fixed at start (INVALID_REQUEST).
+//! Broker configs are fixed at start (INVALID_REQUEST). As in Kafka, a
+//! resource named twice in one request fails both times (INVALID_REQUEST),
+//! and deleting a key that is not set (even an unknown one) succeeds.
 
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::incremental_alter_configs_response::AlterConfigsResourceResponse;
@@ -42,11 +44,32 @@ pub(crate) fn handle(
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let cluster = &context.cluster;
+    let named = |kind: i8, name: &str| {
+        request
+            .resources
+            .iter()
+            .filter(|r| r.resource_type == kind && r.resource_name == name)
+            .count()
+    };
+    let duplicated: Vec<(i8, String)> = request
+        .resources
+        .iter()
+        .filter(|r| named(r.resource_type, &r.resource_name) > 1)
+        .map(|r| (r.resource_type, r.resource_name.clone()))
+        .collect();
     let responses = request
         .resources
         .into_iter()
         .map(|resource| {
             let (kind, name) = (resource.resource_type, resource.resource_name);
+            if duplicated.contains(&(kind, name.clone())) {
+                return result(
+                    kind,
+                    name,
+                    ErrorCode::InvalidRequest,
+                    Some("Error due to duplicate resources in the request.".into()),
+                );
+            }
             if kind == RESOURCE_BROKER {
                 return result(
                     kind,
@@ -68,6 +91,10 @@ pub(crate) fn handle(
             };
             let mut overrides = topic.config.overrides.clone();
             for config in resource.configs {
+                if config.config_operation == DELETE {
+                    overrides.remove(&config.name);
+                    continue;
+                }
                 let Some(key) = topic_config::lookup_key(&config.name) else {
                     return result(
                         kind,
@@ -84,9 +111,6 @@ pub(crate) fn handle(
                             return result(kind, name, ErrorCode::InvalidConfig, Some(message));
                         }
                         overrides.insert(config.name, config.value.unwrap_or_default());
-                    }
-                    DELETE => {
-                        overrides.remove(&config.name);
                     }
                     APPEND | SUBTRACT => {
                         if key.config_type != ConfigType::List {
