@@ -151,6 +151,7 @@ public final class JavaClientInterop {
         // on the broker midway: they run only when named.
         Map<String, Scenario> harnessed = new LinkedHashMap<>();
         harnessed.put("cluster_changes_under_load", interop::clusterChangesUnderLoad);
+        harnessed.put("restart_from_data_dir", interop::restartFromDataDir);
 
         Set<String> only = new HashSet<>(Arrays.asList(args).subList(1, args.length));
         for (Map.Entry<String, Scenario> entry : harnessed.entrySet()) {
@@ -2553,6 +2554,67 @@ public final class JavaClientInterop {
                 consumer.poll(POLL);
                 return consumer.position(tp, DEADLINE) == 10L;
             });
+        }
+    }
+
+    /**
+     * Needs the harness and a broker with a data directory. An idempotent
+     * producer and a group member stay connected while the broker restarts
+     * from its data directory: afterwards the group's committed offsets are
+     * there, the producer's sequence goes on, and every record is in the log
+     * once and read once.
+     */
+    void restartFromDataDir() throws Exception {
+        String topic = name("restart");
+        String group = name("restart-g");
+        int partitions = 2;
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, partitions);
+        }
+        Set<String> read = new HashSet<>();
+        try (KafkaProducer<byte[], byte[]> producer = producer(Map.of());
+             KafkaConsumer<byte[], byte[]> consumer = consumer(group, Map.of())) {
+            consumer.subscribe(List.of(topic));
+            java.util.function.BiConsumer<Integer, Integer> produce = (from, to) -> {
+                List<Future<RecordMetadata>> futures = new ArrayList<>();
+                for (int i = from; i < to; i++) {
+                    futures.add(producer.send(new ProducerRecord<>(topic, bytes("key-" + i), bytes("value-" + i))));
+                }
+                for (Future<RecordMetadata> future : futures) {
+                    try {
+                        future.get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                }
+            };
+            java.util.function.IntConsumer readUntil = total -> {
+                long deadline = System.nanoTime() + DEADLINE.toNanos();
+                while (read.size() < total) {
+                    check(System.nanoTime() < deadline, "read " + read.size() + " of " + total);
+                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
+                        check(read.add(text(r.value())), "read twice: " + text(r.value()));
+                    }
+                }
+                consumer.commitSync(DEADLINE);
+            };
+            produce.accept(0, 200);
+            readUntil.accept(200);
+
+            harness("restart-broker");
+            try (Admin admin = admin()) {
+                Map<TopicPartition, OffsetAndMetadata> committed =
+                    get(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata());
+                long total = committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+                checkEquals(200L, total, "committed offsets after the restart: " + committed);
+            }
+            produce.accept(200, 400);
+            readUntil.accept(400);
+        }
+        try (KafkaConsumer<byte[], byte[]> reader = consumer(null, Map.of())) {
+            long total = reader.endOffsets(partitions(topic, partitions), DEADLINE).values().stream()
+                .mapToLong(Long::longValue).sum();
+            checkEquals(400L, total, "records in the log");
         }
     }
 }
