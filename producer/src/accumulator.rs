@@ -35,7 +35,7 @@ use bytes::{Bytes, BytesMut};
 use ferrokafka_client::ClusterMetadata;
 use ferrokafka_protocol::compression::Compression;
 use ferrokafka_protocol::records::{
-    DecodeOptions, RECORD_BATCH_OVERHEAD, RecordBatch, RecordBatchBuilder, RecordBatchHeader,
+    DecodeOptions, RECORD_BATCH_OVERHEAD, RecordBatch, RecordBatchBuilder, RecordBatchMut,
     RecordHeader,
 };
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
@@ -54,12 +54,6 @@ use crate::record::{
 /// topic names, partition entries): a generous bound so that drained
 /// requests stay under `max.request.size`.
 pub(crate) const REQUEST_OVERHEAD: usize = 256;
-
-/// Where the producer id, epoch and base sequence sit in a v2 batch, and
-/// the CRC that covers them.
-const PRODUCER_ID_OFFSET: usize = 43;
-const CRC_OFFSET: usize = 17;
-const CRC_COVERED_FROM: usize = 21;
 
 /// A record sent with a callback: its way back to the application.
 #[derive(Debug)]
@@ -206,21 +200,16 @@ impl ProducerBatch {
             }
             Payload::Sealed(bytes) => bytes,
         };
-        RecordBatchHeader::parse(bytes)?;
-        let mut patched = BytesMut::from(&bytes[..]);
-        let mut fields = Vec::with_capacity(14);
-        fields.extend_from_slice(&producer.producer_id.to_be_bytes());
-        fields.extend_from_slice(&producer.epoch.to_be_bytes());
-        fields.extend_from_slice(&base_sequence.to_be_bytes());
-        if let Some(slot) = patched.get_mut(PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 14) {
-            slot.copy_from_slice(&fields);
-        }
-        let crc = crc32c::crc32c(patched.get(CRC_COVERED_FROM..).unwrap_or_default());
-        if let Some(slot) = patched.get_mut(CRC_OFFSET..CRC_OFFSET + 4) {
-            slot.copy_from_slice(&crc.to_be_bytes());
-        }
+        // In place when no request holds the bytes any more; a copy when
+        // one still does, which must keep what it was sent with.
+        let mut patched = std::mem::take(bytes)
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        let stamped = RecordBatchMut::new(&mut patched).map(|mut batch| {
+            batch.set_producer_state(producer.producer_id, producer.epoch, base_sequence);
+        });
         *bytes = patched.freeze();
-        Ok(())
+        stamped.map_err(Error::from)
     }
 }
 
@@ -1227,6 +1216,7 @@ impl RecordAccumulator {
 mod tests {
     use super::*;
     use ferrokafka_client::metadata::{BrokerInfo, PartitionInfo, TopicInfo};
+    use ferrokafka_protocol::records::RecordBatchHeader;
     use ferrokafka_protocol::{ErrorCode, Uuid};
 
     fn config() -> AccumulatorConfig {
@@ -1741,6 +1731,7 @@ mod tests {
                 epoch: 1,
             }))
             .unwrap();
+        let address = batch.records().as_ptr();
         batch
             .reset_producer_state(
                 ProducerIdAndEpoch {
@@ -1750,9 +1741,28 @@ mod tests {
                 0,
             )
             .unwrap();
+        assert_eq!(batch.records().as_ptr(), address, "patched in place");
         let view = ferrokafka_protocol::records::RecordBatchView::new(batch.records()).unwrap();
         view.verify_crc().unwrap();
         assert_eq!(view.header().producer_epoch, 2);
         assert_eq!(view.header().base_sequence, 0);
+
+        // Bytes a request still holds keep what was sent.
+        let in_flight = batch.records();
+        batch
+            .reset_producer_state(
+                ProducerIdAndEpoch {
+                    producer_id: 9,
+                    epoch: 3,
+                },
+                4,
+            )
+            .unwrap();
+        assert_eq!(
+            RecordBatchHeader::parse(&in_flight).unwrap().producer_epoch,
+            2
+        );
+        let header = RecordBatchHeader::parse(&batch.records()).unwrap();
+        assert_eq!((header.producer_epoch, header.base_sequence), (3, 4));
     }
 }

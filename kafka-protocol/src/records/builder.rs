@@ -10,7 +10,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::header::{ATTRIBUTES_OFFSET, BatchAttributes, RecordBatchHeader};
+use super::header::{BatchAttributes, RecordBatchHeader, compute_crc};
 use super::{
     LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
     NO_SEQUENCE, NO_TIMESTAMP, RECORD_BATCH_OVERHEAD, RecordHeader, TimestampType,
@@ -390,7 +390,7 @@ impl RecordBatchBuilder {
             record_count: self.record_count,
         };
         header.write(&mut out);
-        let crc = crc32c::crc32c(out.get(ATTRIBUTES_OFFSET..).unwrap_or_default());
+        let crc = compute_crc(&out);
         RecordBatchHeader { crc, ..header }.write(&mut out);
         Ok(out.freeze())
     }

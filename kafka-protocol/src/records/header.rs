@@ -27,6 +27,9 @@ const CRC_OFFSET: usize = 17;
 /// Where the CRC-covered part of a batch begins.
 pub(crate) const ATTRIBUTES_OFFSET: usize = 21;
 const MAX_TIMESTAMP_OFFSET: usize = 35;
+const PRODUCER_ID_OFFSET: usize = 43;
+const PRODUCER_EPOCH_OFFSET: usize = 51;
+const BASE_SEQUENCE_OFFSET: usize = 53;
 
 /// `N` big-endian bytes of `buf` at `at`, or `None` past its end.
 #[inline]
@@ -255,9 +258,13 @@ impl RecordBatchHeader {
         put_be_bytes(out, 23, self.last_offset_delta.to_be_bytes());
         put_be_bytes(out, 27, self.base_timestamp.to_be_bytes());
         put_be_bytes(out, MAX_TIMESTAMP_OFFSET, self.max_timestamp.to_be_bytes());
-        put_be_bytes(out, 43, self.producer_id.to_be_bytes());
-        put_be_bytes(out, 51, self.producer_epoch.to_be_bytes());
-        put_be_bytes(out, 53, self.base_sequence.to_be_bytes());
+        put_be_bytes(out, PRODUCER_ID_OFFSET, self.producer_id.to_be_bytes());
+        put_be_bytes(
+            out,
+            PRODUCER_EPOCH_OFFSET,
+            self.producer_epoch.to_be_bytes(),
+        );
+        put_be_bytes(out, BASE_SEQUENCE_OFFSET, self.base_sequence.to_be_bytes());
         put_be_bytes(out, 57, self.record_count.to_be_bytes());
     }
 
@@ -314,7 +321,7 @@ impl RecordBatchHeader {
 }
 
 /// The CRC-32C of a complete batch's covered part (attributes to the end).
-fn compute_crc(batch: &[u8]) -> u32 {
+pub(super) fn compute_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(batch.get(ATTRIBUTES_OFFSET..).unwrap_or_default())
 }
 
@@ -537,5 +544,36 @@ impl<'a> RecordBatchMut<'a> {
     /// [`RecordBatchMut::set_max_timestamp`].
     pub fn set_log_append_time(&mut self, timestamp: i64) {
         self.set_max_timestamp(TimestampType::LogAppendTime, timestamp);
+    }
+
+    /// Sets the idempotent producer's id, epoch and the batch's first
+    /// sequence number in a sealed batch and recomputes the CRC, in place,
+    /// as a producer does when it renumbers a batch waiting for a retry
+    /// after an epoch bump (see
+    /// [`RecordBatchBuilder::set_producer_state`](super::RecordBatchBuilder::set_producer_state)
+    /// for a batch not sealed yet). Compressed batches keep their records
+    /// as they are: these fields are in the uncompressed header.
+    ///
+    /// Like [`RecordBatchMut::set_max_timestamp`], the CRC is recomputed
+    /// over the current contents, whatever the stored one was.
+    pub fn set_producer_state(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) {
+        put_be_bytes(self.batch, PRODUCER_ID_OFFSET, producer_id.to_be_bytes());
+        put_be_bytes(
+            self.batch,
+            PRODUCER_EPOCH_OFFSET,
+            producer_epoch.to_be_bytes(),
+        );
+        put_be_bytes(
+            self.batch,
+            BASE_SEQUENCE_OFFSET,
+            base_sequence.to_be_bytes(),
+        );
+        let crc = compute_crc(self.batch);
+        put_be_bytes(self.batch, CRC_OFFSET, crc.to_be_bytes());
     }
 }

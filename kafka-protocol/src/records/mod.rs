@@ -21,7 +21,9 @@
 //!   fetch responses at a byte limit, so that is normal.
 //! - [`RecordBatchHeader`], [`RecordBatchView`] and [`RecordBatchMut`] let the
 //!   broker read a batch's header, check its CRC and patch its base offset,
-//!   leader epoch and LogAppendTime in place without decoding the records;
+//!   leader epoch and LogAppendTime in place without decoding the records,
+//!   and let a producer restamp a sealed batch's producer id, epoch and base
+//!   sequence (with its CRC) in place;
 //!   [`RecordBatchView::records`] streams a batch's records one at a time.
 //! - [`RecordBatchBuilder`] lays records out in the wire format as they are
 //!   appended, so a producer encodes each record exactly once and can ask

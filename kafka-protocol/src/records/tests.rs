@@ -696,6 +696,148 @@ fn the_broker_patches_offsets_epochs_and_log_append_time_in_place() {
     );
 }
 
+/// A sealed batch built with a producer's id, epoch and base sequence.
+fn build_stamped(records: &[Record], codec: Compression, producer: (i64, i16, i32)) -> Bytes {
+    let mut builder = RecordBatchBuilder::new(codec);
+    builder.set_producer_state(producer.0, producer.1, producer.2);
+    for r in records {
+        builder
+            .append(
+                r.timestamp,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                &r.headers,
+            )
+            .unwrap();
+    }
+    builder.build().unwrap()
+}
+
+#[test]
+fn a_producer_restamps_id_epoch_and_sequence_in_place() {
+    let records = sample_records();
+    for codec in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let sealed = build_stamped(&records, codec, (9, 1, 5));
+        let mut raw = BytesMut::from(&sealed[..]);
+        let address = raw.as_ptr();
+        let mut batch = RecordBatchMut::new(&mut raw).unwrap();
+        batch.set_producer_state(9, 2, 0);
+        batch.verify_crc().unwrap();
+        let header = batch.header().unwrap();
+        assert_eq!(
+            (
+                header.producer_id,
+                header.producer_epoch,
+                header.base_sequence
+            ),
+            (9, 2, 0)
+        );
+        assert_eq!(raw.as_ptr(), address, "stamped in the same buffer");
+        assert_eq!(raw.len(), sealed.len());
+
+        // Decoding (CRC checked) gives the new fields and the same records.
+        let decoded = decode_one(&raw.clone().freeze()).unwrap();
+        assert_eq!(decoded.producer_id, 9);
+        assert_eq!(decoded.producer_epoch, 2);
+        assert_eq!(decoded.base_sequence, 0);
+        assert_eq!(decoded.compression, codec);
+        assert_eq!(decoded.records, decode_one(&sealed).unwrap().records);
+
+        // Only those 14 bytes and the CRC changed.
+        for (i, (now, before)) in raw.iter().zip(sealed.iter()).enumerate() {
+            if now != before {
+                assert!(
+                    (17..21).contains(&i) || (43..57).contains(&i),
+                    "byte {i} changed"
+                );
+            }
+        }
+
+        // The same bytes as a batch built with that state from the start.
+        assert_eq!(&raw[..], &build_stamped(&records, codec, (9, 2, 0))[..]);
+    }
+}
+
+#[test]
+fn a_restamped_crc_covers_exactly_attributes_to_the_end() {
+    let sealed = build(&sample_records(), Compression::None);
+    let mut raw = BytesMut::from(&sealed[..]);
+    RecordBatchMut::new(&mut raw)
+        .unwrap()
+        .set_producer_state(77, 3, 1000);
+    let stored = u32::from_be_bytes(raw[17..21].try_into().unwrap());
+    assert_eq!(stored, crc32c::crc32c(&raw[21..]));
+
+    // Bytes before the attributes are not covered: the stamp gives the
+    // same CRC whatever the base offset, length prefix or leader epoch.
+    let mut moved = BytesMut::from(&sealed[..]);
+    {
+        let mut batch = RecordBatchMut::new(&mut moved).unwrap();
+        batch.set_base_offset(123_456);
+        batch.set_partition_leader_epoch(7);
+        batch.set_producer_state(77, 3, 1000);
+    }
+    assert_eq!(&moved[16..], &raw[16..], "same CRC, same covered bytes");
+    assert_ne!(&moved[..16], &raw[..16]);
+
+    // Every covered byte is covered: the first (attributes) and the last.
+    for at in [21, raw.len() - 1] {
+        let mut flipped = raw.clone();
+        flipped[at] ^= 0x01;
+        assert!(
+            matches!(
+                RecordBatchMut::new(&mut flipped).unwrap().verify_crc(),
+                Err(ProtocolError::CrcMismatch { .. })
+            ),
+            "byte {at} is under the CRC"
+        );
+    }
+}
+
+#[test]
+fn stamping_twice_is_consistent() {
+    let sealed = build(&sample_records(), Compression::Lz4);
+    let stamp = |raw: &mut BytesMut, state: (i64, i16, i32)| {
+        RecordBatchMut::new(raw)
+            .unwrap()
+            .set_producer_state(state.0, state.1, state.2);
+    };
+    let mut once = BytesMut::from(&sealed[..]);
+    stamp(&mut once, (4, 0, 10));
+    let mut twice = BytesMut::from(&sealed[..]);
+    stamp(&mut twice, (4, 0, 10));
+    stamp(&mut twice, (4, 0, 10));
+    assert_eq!(once, twice, "the same stamp twice changes nothing");
+
+    let mut restamped = BytesMut::from(&sealed[..]);
+    stamp(&mut restamped, (4, 0, 10));
+    stamp(&mut restamped, (4, 1, 0));
+    let mut direct = BytesMut::from(&sealed[..]);
+    stamp(&mut direct, (4, 1, 0));
+    assert_eq!(
+        restamped, direct,
+        "the last stamp wins, as if it were the only one"
+    );
+    let decoded = decode_one(&restamped.freeze()).unwrap();
+    assert_eq!(
+        (
+            decoded.producer_id,
+            decoded.producer_epoch,
+            decoded.base_sequence
+        ),
+        (4, 1, 0)
+    );
+
+    // Back to no producer at all gives the batch it started as.
+    let mut undone = BytesMut::from(&sealed[..]);
+    stamp(&mut undone, (4, 1, 0));
+    stamp(
+        &mut undone,
+        (NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE),
+    );
+    assert_eq!(&undone[..], &sealed[..]);
+}
+
 #[test]
 fn batch_views_split_a_produce_request_without_decoding() {
     let first = build(&sample_records(), Compression::None);
