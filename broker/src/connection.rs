@@ -83,6 +83,11 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
     peer: Option<std::net::SocketAddr>,
 ) {
+    // Kafka's form of a client's host: `/<ip>`.
+    let client_host: Arc<str> = peer
+        .map(|p| format!("/{}", p.ip()))
+        .unwrap_or_default()
+        .into();
     let (read_half, mut write_half) = stream.into_split();
     let (inbound_tx, mut inbound) = mpsc::channel(READ_AHEAD);
     let _reader = AbortOnDrop(tokio::spawn(read_frames(
@@ -104,7 +109,7 @@ async fn serve(
             }
             Some(Inbound::Request(payload)) => payload,
         };
-        match handle_request(payload, &cluster, node, &stopped).await {
+        match handle_request(payload, &cluster, node, &stopped, &client_host).await {
             Outcome::Write(response) => {
                 if let Err(error) = write_half.write_all(&response).await {
                     tracing::debug!(node, ?peer, %error, "write failed");
@@ -203,6 +208,7 @@ async fn handle_request(
     cluster: &Arc<Cluster>,
     node: i32,
     stopped: &watch::Receiver<bool>,
+    client_host: &Arc<str>,
 ) -> Outcome {
     let (Ok((key, version)), Some(correlation_id)) =
         (peek_request_api(&payload), correlation_id(&payload))
@@ -269,6 +275,7 @@ async fn handle_request(
         header,
         stopped: stopped.clone(),
         partition_fault,
+        client_host: Arc::clone(client_host),
     };
     let mut respond = true;
     let mut close_after = false;

@@ -20,12 +20,12 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use ferrokafka_admin::{
-    AdminError, AlterConfigOp, AlterConfigsOptions, AlterConsumerGroupOffsetsOptions, ConfigEntry,
-    ConfigResource, ConfigSource, ConsumerGroupLagOptions, CreatePartitionsOptions,
+    AclOperation, AdminError, AlterConfigOp, AlterConfigsOptions, AlterConsumerGroupOffsetsOptions,
+    ConfigEntry, ConfigResource, ConfigSource, ConsumerGroupLagOptions, CreatePartitionsOptions,
     CreateTopicsOptions, DeleteConsumerGroupOffsetsOptions, DeleteConsumerGroupsOptions,
     DeleteRecordsOptions, DeleteTopicsOptions, DescribeClusterOptions, DescribeConfigsOptions,
     DescribeConsumerGroupsOptions, DescribeTopicsOptions, GroupState,
@@ -752,7 +752,7 @@ async fn consumer_groups_and_their_offsets() {
     let described = admin
         .describe_consumer_groups(
             &[&group, &unknown],
-            DescribeConsumerGroupsOptions::default(),
+            DescribeConsumerGroupsOptions::default().include_authorized_operations(true),
         )
         .await
         .unwrap();
@@ -762,6 +762,22 @@ async fn consumer_groups_and_their_offsets() {
     assert_eq!(d.protocol, "range");
     assert_eq!(d.members.len(), 1);
     assert_eq!(d.members[0].client_id, "admin-member");
+    // Kafka shows the member's address as `/<ip>` and its id as
+    // `<client.id>-<uuid>`.
+    assert_eq!(d.members[0].client_host, "/127.0.0.1");
+    assert!(d.members[0].member_id.starts_with("admin-member-"), "{d:?}");
+    // Without an authorizer, every operation Kafka 4 knows for a group.
+    assert_eq!(
+        d.authorized_operations,
+        Some(BTreeSet::from([
+            AclOperation::Read,
+            AclOperation::Delete,
+            AclOperation::Describe,
+            AclOperation::DescribeConfigs,
+            AclOperation::AlterConfigs,
+        ])),
+        "{d:?}"
+    );
     assert_eq!(d.members[0].assignment, vec![(topic.clone(), vec![0, 1])]);
     assert!(d.coordinator.is_some());
     // DescribeGroups (below v6) describes a group that does not exist as

@@ -30,8 +30,9 @@ const CLASSIC: &str = "classic";
 
 /// `AuthorizedOperations` when the client asked: without an authorizer
 /// Kafka grants every operation its `AclEntry` lists for a group (READ = 3,
-/// DELETE = 6, DESCRIBE = 8), as a bit field.
-const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+/// DELETE = 6, DESCRIBE = 8, and since 4.0 DESCRIBE_CONFIGS = 10 and
+/// ALTER_CONFIGS = 11, for group configs), as a bit field.
+const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
 
 /// `AuthorizedOperations` when the client did not ask (the spec's default).
 const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;

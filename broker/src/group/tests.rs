@@ -1356,7 +1356,7 @@ async fn answers_encode_at_every_version() {
             )
             .await;
         assert_encodes(&described, version.min(5));
-        let expected_ops = if version >= 3 { 328 } else { i32::MIN };
+        let expected_ops = if version >= 3 { 3400 } else { i32::MIN };
         assert_eq!(described.groups[0].authorized_operations, expected_ops);
 
         assert_encodes(

@@ -2,8 +2,8 @@
 //! KIP-394 member ids, protocol selection, leader election and rebalance waits live in the coordinator). A node that does not coordinate groups answers NOT_COORDINATOR,
 //! which sends the client back to FindCoordinator. The request header's
 //! client id goes with it: DescribeGroups reports it per member and member
-//! ids start with it, as in Kafka (the client's address is not known here,
-//! so the member's host stays empty).
+//! ids start with it, as in Kafka, and so does the client's address
+//! (`/<ip>`), which DescribeGroups reports as the member's host.
 
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::generated::{JoinGroupRequest, JoinGroupResponse};
@@ -24,7 +24,7 @@ pub(crate) async fn handle(
             request,
             context.version,
             context.header.client_id.as_deref().unwrap_or(""),
-            "",
+            &context.client_host,
         )
         .await
 }

@@ -61,6 +61,8 @@ pub(crate) struct RequestContext {
     pub(crate) stopped: watch::Receiver<bool>,
     /// An injected error for one partition (see [`crate::faults`]).
     pub(crate) partition_fault: Option<PartitionFault>,
+    /// The client's address as Kafka shows it (`/127.0.0.1`), or empty.
+    pub(crate) client_host: Arc<str>,
 }
 
 /// An error injected for one partition of a request.

@@ -72,6 +72,7 @@ async fn every_supported_version_answers_with_an_encodable_response() {
                     header: RequestHeader::default(),
                     stopped: stopped.clone(),
                     partition_fault: None,
+                    client_host: Arc::from(""),
                 };
                 match handle(&context, request.clone()).await {
                     Reply::Respond(response) => {
@@ -96,6 +97,7 @@ async fn every_supported_version_answers_with_an_encodable_response() {
                 header: RequestHeader::default(),
                 stopped: stopped.clone(),
                 partition_fault: None,
+                client_host: Arc::from(""),
             };
             if let Some(response) =
                 error_response(&request, version, ErrorCode::NotLeaderOrFollower)
