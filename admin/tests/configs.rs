@@ -214,27 +214,42 @@ async fn incremental_alter_all_four_operations(nodes: i32) {
         .unwrap();
     assert!(altered[0].1.is_ok(), "{altered:?}");
     assert!(entry(&admin, "inc", "retention.ms").await.is_default);
+    for op in [
+        AlterConfigOp::Set("retention.ms".into(), "soon".into()),
+        AlterConfigOp::Append("retention.ms".into(), "1".into()),
+    ] {
+        let altered = admin
+            .incremental_alter_configs(vec![(topic.clone(), vec![op])], options)
+            .await
+            .unwrap();
+        let err = altered[0].1.as_ref().unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::InvalidConfig), "{err:?}");
+        assert!(err.message().is_some(), "{err:?}");
+    }
+    // A resource named twice in one request is Kafka's INVALID_REQUEST for
+    // both, and nothing is applied.
     let altered = admin
         .incremental_alter_configs(
             vec![
                 (
                     topic.clone(),
-                    vec![AlterConfigOp::Set("retention.ms".into(), "soon".into())],
+                    vec![AlterConfigOp::Set("retention.ms".into(), "7".into())],
                 ),
                 (
                     topic.clone(),
-                    vec![AlterConfigOp::Append("retention.ms".into(), "1".into())],
+                    vec![AlterConfigOp::Set("retention.ms".into(), "8".into())],
                 ),
             ],
             options,
         )
         .await
         .unwrap();
+    assert_eq!(altered.len(), 2, "{altered:?}");
     for (_, r) in &altered {
         let err = r.as_ref().unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::InvalidConfig), "{err:?}");
-        assert!(err.message().is_some(), "{err:?}");
+        assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err:?}");
     }
+    assert!(entry(&admin, "inc", "retention.ms").await.is_default);
     admin.close();
     broker.shutdown().await;
 }
