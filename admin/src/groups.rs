@@ -19,7 +19,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use ferrokafka_client::Target;
 use ferrokafka_protocol::generated::describe_groups_response::DescribedGroup;
 use ferrokafka_protocol::generated::offset_commit_request::{
@@ -35,7 +35,7 @@ use ferrokafka_protocol::generated::{
     ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest,
     OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
 };
-use ferrokafka_protocol::{Decode, ErrorCode};
+use ferrokafka_protocol::{ErrorCode, consumer_protocol};
 
 use crate::cluster::{AclOperation, Node};
 use crate::options::{
@@ -198,13 +198,12 @@ impl From<i64> for OffsetAndMetadata {
     }
 }
 
-/// Decodes a ConsumerProtocol assignment (an i16 version, then the body);
-/// partitions sorted within each topic.
+/// Decodes a ConsumerProtocol assignment (an i16 version, then the body;
+/// see [`consumer_protocol::decode`]); partitions sorted within each topic.
 pub fn decode_assignment(bytes: &Bytes) -> Option<Vec<(String, Vec<i32>)>> {
-    let mut buf = bytes.clone();
-    let version = buf.try_get_i16().ok()?;
-    // Later versions only add fields: read them as the newest we know.
-    let assignment = ConsumerProtocolAssignment::decode(&mut buf, version.clamp(0, 3)).ok()?;
+    let assignment = consumer_protocol::decode::<ConsumerProtocolAssignment>(bytes)
+        .ok()?
+        .body;
     Some(
         assignment
             .assigned_partitions

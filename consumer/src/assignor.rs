@@ -13,13 +13,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use ferrokafka_protocol::Encode;
+use ferrokafka_protocol::consumer_protocol::{self, Versioned};
 use ferrokafka_protocol::generated::consumer_protocol_assignment::{
     ConsumerProtocolAssignment, TopicPartition as AssignedTopic,
 };
 use ferrokafka_protocol::generated::consumer_protocol_subscription::{
     ConsumerProtocolSubscription, TopicPartition as OwnedTopic,
 };
-use ferrokafka_protocol::{Decode, Encode};
 
 use crate::config::AssignmentStrategy;
 use crate::error::{Error, Result};
@@ -29,9 +30,6 @@ use crate::record::TopicPartition;
 /// partitions that cooperative rebalancing (KIP-429) needs; every client
 /// since Kafka 2.4 reads it.
 const SUBSCRIPTION_VERSION: i16 = 1;
-/// The highest ConsumerProtocol version this crate decodes; newer versions
-/// only append fields, so decoding a newer one at this version works.
-const MAX_PROTOCOL_VERSION: i16 = 3;
 
 /// One member's subscription as the leader sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,21 +452,12 @@ pub struct DecodedSubscription {
 impl DecodedSubscription {
     /// Decodes JoinGroup member metadata (an i16 version, then
     /// `ConsumerProtocolSubscription` at that version).
-    pub fn decode(mut bytes: Bytes) -> Result<DecodedSubscription> {
-        if bytes.remaining() < 2 {
-            return Err(Error::Assignment(
-                "subscription shorter than its version".into(),
-            ));
-        }
-        let version = bytes.get_i16();
-        if version < 0 {
-            return Err(Error::Assignment(format!(
-                "negative subscription version {version}"
-            )));
-        }
-        let subscription =
-            ConsumerProtocolSubscription::decode(&mut bytes, version.min(MAX_PROTOCOL_VERSION))
-                .map_err(|e| Error::Assignment(format!("decoding a subscription: {e}")))?;
+    pub fn decode(bytes: Bytes) -> Result<DecodedSubscription> {
+        let Versioned {
+            version,
+            body: subscription,
+        } = consumer_protocol::decode::<ConsumerProtocolSubscription>(&bytes)
+            .map_err(|e| Error::Assignment(format!("decoding a subscription: {e}")))?;
         let owned = subscription
             .owned_partitions
             .into_iter()
@@ -653,24 +642,13 @@ pub(crate) fn encode_assignment(partitions: &[TopicPartition]) -> Result<Bytes> 
 
 /// Decodes this member's assignment from SyncGroup; empty bytes are an
 /// empty assignment (what the coordinator sends a member the leader left out).
-pub(crate) fn decode_assignment(mut bytes: Bytes) -> Result<Vec<TopicPartition>> {
+pub(crate) fn decode_assignment(bytes: Bytes) -> Result<Vec<TopicPartition>> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    if bytes.remaining() < 2 {
-        return Err(Error::Assignment(
-            "assignment shorter than its version".into(),
-        ));
-    }
-    let version = bytes.get_i16();
-    if version < 0 {
-        return Err(Error::Assignment(format!(
-            "negative assignment version {version}"
-        )));
-    }
-    let assignment =
-        ConsumerProtocolAssignment::decode(&mut bytes, version.min(MAX_PROTOCOL_VERSION))
-            .map_err(|e| Error::Assignment(format!("decoding the assignment: {e}")))?;
+    let assignment = consumer_protocol::decode::<ConsumerProtocolAssignment>(&bytes)
+        .map_err(|e| Error::Assignment(format!("decoding the assignment: {e}")))?
+        .body;
     Ok(assignment
         .assigned_partitions
         .into_iter()

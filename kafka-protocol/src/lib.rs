@@ -12,10 +12,13 @@
 //! - [`codec`]: the [`Encode`], [`Decode`], [`Message`] and [`Request`] traits.
 //! - [`records`]: record batches (magic v2, plus read-only legacy v0/v1).
 //! - [`compression`]: gzip, snappy, lz4 and zstd, with bounded decompression.
+//! - [`consumer_protocol`]: the version envelope of consumer subscriptions
+//!   and assignments.
 //! - [`error_code`]: Kafka's error codes as a typed enum.
 
 pub mod codec;
 pub mod compression;
+pub mod consumer_protocol;
 pub mod error;
 pub mod error_code;
 pub mod frame;

@@ -14,8 +14,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
-use ferrokafka_protocol::Decode;
 use ferrokafka_protocol::ErrorCode;
+use ferrokafka_protocol::consumer_protocol;
 use ferrokafka_protocol::generated::consumer_protocol_subscription::ConsumerProtocolSubscription;
 use ferrokafka_protocol::generated::join_group_response::JoinGroupResponseMember;
 use ferrokafka_protocol::generated::{JoinGroupResponse, SyncGroupResponse};
@@ -352,15 +352,9 @@ pub(super) fn after(now: Instant, ms: i32) -> Instant {
 /// the i16 version of the struct that follows; like Kafka's coordinator we
 /// read only the version-0 fields, which every later version starts with.
 pub(super) fn subscription_topics(metadata: &Bytes) -> Option<Vec<String>> {
-    let header = metadata.get(0..2)?;
-    let version = i16::from_be_bytes([*header.first()?, *header.get(1)?]);
-    if version < 0 {
-        return None;
-    }
-    let mut body = metadata.slice(2..);
-    ConsumerProtocolSubscription::decode(&mut body, 0)
+    consumer_protocol::decode_up_to::<ConsumerProtocolSubscription>(metadata, 0)
         .ok()
-        .map(|s| s.topics)
+        .map(|s| s.body.topics)
 }
 
 impl Group {
