@@ -38,7 +38,8 @@
 //! [`subscription`] (assignment and positions), [`coordinator`] (group
 //! membership and offsets), [`assignor`], [`consumer`] (the API),
 //! [`stream`], [`deserializer`], [`record`], [`error`].
-//! [`listener`]: Spring-style listener containers over the consumer.
+//! Spring-style listener containers over the consumer live in the
+//! `ferrokafka-listener` crate, above this one and the producer.
 
 pub mod assignor;
 pub mod config;
@@ -47,7 +48,6 @@ pub mod coordinator;
 pub mod deserializer;
 pub mod error;
 pub mod fetcher;
-pub mod listener;
 pub mod record;
 pub mod stream;
 pub mod subscription;
@@ -67,10 +67,6 @@ pub use deserializer::{
 pub use error::{Error, Result};
 pub use ferrokafka_client::ConsumerGroupMetadata;
 pub use fetcher::Fetcher;
-pub use listener::{
-    AckMode, Acknowledgment, DefaultErrorHandler, FixedBackOff, ListenerContainer, ListenerError,
-    LoggingRecoverer, MessageListener, Recoverer,
-};
 pub use record::{
     ConsumerRecord, OffsetAndMetadata, OffsetAndTimestamp, RecordHeader, TimestampType,
     TopicPartition,

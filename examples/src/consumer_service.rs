@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrokafka_admin::NewTopic;
-use ferrokafka_consumer::listener::{
+use ferrokafka_consumer::{StringDeserializer, TopicPartition, TypedRecord};
+use ferrokafka_listener::{
     AckMode, DeadLetterRecoverer, DefaultErrorHandler, FixedBackOff, ListenerContainer,
     ListenerError, json_listener, typed_listener,
 };
-use ferrokafka_consumer::{StringDeserializer, TopicPartition, TypedRecord};
 use ferrokafka_producer::Producer;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -358,7 +358,7 @@ async fn start_containers(
 fn relay_listener(
     config: &ServiceConfig,
     log: ConsumedLog,
-) -> Result<impl ferrokafka_consumer::listener::MessageListener> {
+) -> Result<impl ferrokafka_listener::MessageListener> {
     let http = reqwest::Client::builder()
         .timeout(WEBHOOK_TIMEOUT)
         .build()

@@ -155,7 +155,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use ferrokafka_consumer::{ConsumerConfig, TypedRecord};
-//! use ferrokafka_consumer::listener::{
+//! use ferrokafka_listener::{
 //!     DeadLetterRecoverer, DefaultErrorHandler, FixedBackOff, ListenerContainer, ListenerError,
 //!     json_listener,
 //! };

@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrokafka_broker::{Broker, BrokerHandle};
-use ferrokafka_consumer::listener::dlt_headers;
 use ferrokafka_consumer::{Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
 use ferrokafka_examples::consumer_service::{self, ConsumerServiceHandle, RELAY_GROUP};
 use ferrokafka_examples::producer_service::{self, Delivered, ProducerServiceHandle, SendResponse};
 use ferrokafka_examples::{Order, ServiceConfig};
+use ferrokafka_listener::dlt_headers;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::time::Instant;

@@ -6,7 +6,7 @@
 //!
 //! Typed listeners deserialize before calling the closure; a record that
 //! does not deserialize fails with [`Error::Deserialization`], which the
-//! [`DefaultErrorHandler`](super::DefaultErrorHandler) does not retry
+//! [`DefaultErrorHandler`](crate::DefaultErrorHandler) does not retry
 //! (Spring treats deserialization exceptions as fatal): it goes straight to
 //! the recoverer, and the closure never sees it.
 
@@ -18,15 +18,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
-use super::ListenerError;
-use crate::deserializer::{Deserializer, JsonDeserializer, StringDeserializer, TypedRecord};
-use crate::error::{Error, Result};
-use crate::record::ConsumerRecord;
+use ferrokafka_consumer::{
+    ConsumerRecord, Deserializer, Error, JsonDeserializer, Result, StringDeserializer, TypedRecord,
+};
+
+use crate::ListenerError;
 
 /// A boxed, sendable future, as object-safe async traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Marks a record as processed under [`AckMode::Manual`](super::AckMode):
+/// Marks a record as processed under [`AckMode::Manual`](crate::AckMode):
 /// only acknowledged records are committed.
 ///
 /// Clones share one flag. Acknowledge before the listener's future
@@ -54,14 +55,14 @@ impl Acknowledgment {
     }
 }
 
-/// Processes the records of a [`ListenerContainer`](super::ListenerContainer).
+/// Processes the records of a [`ListenerContainer`](crate::ListenerContainer).
 ///
 /// Called with one record at a time per partition, in offset order. An
 /// `Err` goes to the container's error handler (retry, then recover). The
 /// returned future must not borrow the listener: it is run on its own task
 /// so that a panicking listener fails the record instead of the consumer.
 pub trait MessageListener: Send + Sync + 'static {
-    /// Processes `record`; under [`AckMode::Manual`](super::AckMode),
+    /// Processes `record`; under [`AckMode::Manual`](crate::AckMode),
     /// `ack.acknowledge()` makes it committable.
     fn on_message(
         &self,
@@ -147,7 +148,7 @@ where
 }
 
 /// A listener calling `f` with each raw record and its acknowledgment, for
-/// [`AckMode::Manual`](super::AckMode).
+/// [`AckMode::Manual`](crate::AckMode).
 pub fn listener_fn_with_ack<F, Fut>(f: F) -> AckFnListener<F>
 where
     F: Fn(ConsumerRecord, Acknowledgment) -> Fut + Send + Sync + 'static,
@@ -244,7 +245,7 @@ where
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::record::TimestampType;
+    use ferrokafka_consumer::TimestampType;
 
     fn record(value: Option<&'static [u8]>) -> ConsumerRecord {
         ConsumerRecord {

@@ -10,12 +10,12 @@
 //! commits the original only once its dead letter is stored; a failed
 //! delivery fails the recovery and the record is tried again later.
 
+use ferrokafka_consumer::{ConsumerRecord, TimestampType};
 use ferrokafka_producer::{Producer, ProducerRecord, RecordHeader};
 
-use super::ListenerError;
-use super::error_handler::Recoverer;
-use super::handler::BoxFuture;
-use crate::record::{ConsumerRecord, TimestampType};
+use crate::ListenerError;
+use crate::error_handler::Recoverer;
+use crate::handler::BoxFuture;
 
 /// The failure headers added to a dead letter (Spring's names).
 pub mod headers {

@@ -1,7 +1,29 @@
-//! Listener containers, in the spirit of Spring Kafka's
-//! `ConcurrentMessageListenerContainer`: a [`MessageListener`] registered for
-//! a group and its topics, run by `concurrency` consumers of that group,
-//! each on its own task owned by the [`ListenerContainer`].
+//! Spring-style listener containers for ferrokafka, in the spirit of Spring
+//! Kafka's `ConcurrentMessageListenerContainer`: a [`MessageListener`]
+//! registered for a group and its topics, run by `concurrency` consumers of
+//! that group, each on its own task owned by the [`ListenerContainer`].
+//!
+//! This crate sits above the consumer and the producer (which never depend
+//! on each other): it polls with `ferrokafka-consumer`, and publishes dead
+//! letters with `ferrokafka-producer`.
+//!
+//! One record's way through a container:
+//!
+//! ```text
+//!  Consumer::poll ──> record ──> MessageListener::on_message
+//!                                  │ Ok          │ Err (or panic)
+//!                                  │             v
+//!                                  │      DefaultErrorHandler
+//!                                  │        retryable and attempts left?
+//!                                  │          yes: wait the BackOff, call the listener again
+//!                                  │          no:  Recoverer (LoggingRecoverer, DeadLetterRecoverer
+//!                                  │               ──> <topic>-dlt through the Producer)
+//!                                  │                  │ Ok            │ Err
+//!                                  v                  v               v
+//!                        offset + 1 pending ──> commit per AckMode    seek back: the record is
+//!                        (Record: now; Batch, Manual: after the poll; delivered again by the
+//!                         on revoke and on stop)                      next poll, never skipped
+//! ```
 //!
 //! The container owns the commits (`enable.auto.commit` is forced off on the
 //! consumers it creates): it commits the offset after each processed record
@@ -13,22 +35,23 @@
 //! [`ListenerContainer::stop`], which lets the records in flight finish.
 //!
 //! A failing record goes to the [`DefaultErrorHandler`]: retried in place
-//! with a [`BackOff`] (Spring's default: 10 attempts, no delay), then handed
-//! to a [`Recoverer`] ([`LoggingRecoverer`] by default, or
-//! `DeadLetterRecoverer`, which publishes it to `<topic>-dlt`). Records that
-//! cannot be deserialized are not retried. If the recoverer fails, the
+//! with a [`BackOff`] (Spring's default: 10 attempts, no delay; or
+//! [`FixedBackOff`], or [`ExponentialBackOff::bounded`]), then handed to a
+//! [`Recoverer`] ([`LoggingRecoverer`] by default, or
+//! [`DeadLetterRecoverer`], which publishes it to `<topic>-dlt`). Records
+//! that cannot be deserialized are not retried. If the recoverer fails, the
 //! partition is sought back to the record so it is tried again later: a
 //! record is never skipped silently.
 //!
 //! Modules: [`handler`] (the listener trait and its closure adapters),
-//! [`error_handler`] (retries, back-off, recoverers), `dead_letter` (the
-//! dead-letter recoverer, feature `dead-letter`), [`container`].
+//! [`error_handler`] (retries, back-off, recoverers), [`dead_letter`] (the
+//! dead-letter recoverer), [`container`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use ferrokafka_consumer::ConsumerConfig;
-//! use ferrokafka_consumer::listener::{ListenerContainer, ListenerError, listener_fn};
+//! use ferrokafka_listener::{ListenerContainer, ListenerError, listener_fn};
 //!
 //! let config = ConsumerConfig::from_properties([
 //!     ("bootstrap.servers", "localhost:9092"),
@@ -49,13 +72,11 @@
 //! ```
 
 pub mod container;
-#[cfg(feature = "dead-letter")]
 pub mod dead_letter;
 pub mod error_handler;
 pub mod handler;
 
 pub use container::{ListenerContainer, ListenerContainerBuilder};
-#[cfg(feature = "dead-letter")]
 pub use dead_letter::{DeadLetterRecoverer, headers as dlt_headers};
 pub use error_handler::{
     BackOff, DefaultErrorHandler, ExponentialBackOff, FixedBackOff, LoggingRecoverer, Recoverer,

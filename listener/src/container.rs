@@ -30,13 +30,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::error_handler::DefaultErrorHandler;
-use super::handler::{Acknowledgment, MessageListener};
-use super::{AckMode, ListenerError};
-use crate::config::ConsumerConfig;
-use crate::consumer::{Consumer, RebalanceListener};
-use crate::error::{Error, Result};
-use crate::record::{ConsumerRecord, OffsetAndMetadata, TopicPartition};
+use ferrokafka_consumer::{
+    Consumer, ConsumerConfig, ConsumerRecord, Error, OffsetAndMetadata, RebalanceListener, Result,
+    TopicPartition,
+};
+
+use crate::error_handler::DefaultErrorHandler;
+use crate::handler::{Acknowledgment, MessageListener};
+use crate::{AckMode, ListenerError};
 
 /// The pause after a poll error, or after a recoverer failed, before the
 /// next poll (so a broken recoverer or cluster does not spin the task).

@@ -1,8 +1,9 @@
 //! What happens to a record whose listener failed: the
 //! [`DefaultErrorHandler`] retries it in place after a [`BackOff`]
-//! ([`FixedBackOff`], [`ExponentialBackOff`]) and, once the attempts are
-//! spent or the error is not retryable, hands it to a [`Recoverer`]
-//! ([`LoggingRecoverer`] by default).
+//! ([`FixedBackOff`], or [`ExponentialBackOff`], the client core's one
+//! exponential schedule, made with [`ExponentialBackOff::bounded`] for
+//! Spring's semantics) and, once the attempts are spent or the error is not
+//! retryable, hands it to a [`Recoverer`] ([`LoggingRecoverer`] by default).
 //!
 //! Follows Spring Kafka's `DefaultErrorHandler`: by default 10 attempts in
 //! all with no delay (`FixedBackOff(0, 9)` there, which counts retries; here
@@ -14,10 +15,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ListenerError;
-use super::handler::BoxFuture;
-use crate::error::Error;
-use crate::record::ConsumerRecord;
+pub use ferrokafka_client::backoff::ExponentialBackOff;
+use ferrokafka_client::backoff::XorShift;
+use ferrokafka_consumer::{ConsumerRecord, Error};
+
+use crate::ListenerError;
+use crate::handler::BoxFuture;
 
 /// How long to wait before retrying a failed record, and when to stop.
 pub trait BackOff: Send + Sync + std::fmt::Debug + 'static {
@@ -60,47 +63,14 @@ impl BackOff for FixedBackOff {
 }
 
 /// A wait that grows by a factor after each failure, capped, up to a
-/// number of attempts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ExponentialBackOff {
-    /// The wait after the first failure.
-    pub initial: Duration,
-    /// The factor applied after each further failure.
-    pub multiplier: f64,
-    /// The longest wait.
-    pub max_interval: Duration,
-    /// Attempts in all, the first included (at least 1).
-    pub max_attempts: u32,
-}
-
-impl ExponentialBackOff {
-    /// Waits `initial`, then `initial * multiplier`, ... at most
-    /// `max_interval`, for `max_attempts` attempts in all.
-    pub fn new(
-        initial: Duration,
-        multiplier: f64,
-        max_interval: Duration,
-        max_attempts: u32,
-    ) -> Self {
-        ExponentialBackOff {
-            initial,
-            multiplier,
-            max_interval,
-            max_attempts: max_attempts.max(1),
-        }
-    }
-}
-
+/// number of attempts: [`ExponentialBackOff::bounded`] (no jitter, Spring's
+/// waits exactly). A schedule with jitter (such as the clients'
+/// [`ExponentialBackOff::new`]) is spread with a fresh random source per
+/// wait; one without an attempt limit retries until the container stops.
 impl BackOff for ExponentialBackOff {
     fn next_delay(&self, failures: u32) -> Option<Duration> {
-        if failures >= self.max_attempts {
-            return None;
-        }
-        let exponent = i32::try_from(failures.saturating_sub(1)).unwrap_or(i32::MAX);
-        let factor = self.multiplier.max(1.0).powi(exponent);
-        let secs = self.initial.as_secs_f64() * factor;
-        let wait = Duration::try_from_secs_f64(secs).unwrap_or(self.max_interval);
-        Some(wait.min(self.max_interval))
+        // Not drawn from when there is no jitter.
+        self.delay_after(failures, &mut XorShift::from_entropy())
     }
 }
 
@@ -243,8 +213,12 @@ mod tests {
         assert_eq!(FixedBackOff::new(Duration::ZERO, 0).next_delay(1), None);
         assert_eq!(FixedBackOff::default().next_delay(9), Some(Duration::ZERO));
         assert_eq!(FixedBackOff::default().next_delay(10), None);
-        let exp =
-            ExponentialBackOff::new(Duration::from_millis(10), 2.0, Duration::from_millis(30), 4);
+        let exp = ExponentialBackOff::bounded(
+            Duration::from_millis(10),
+            2.0,
+            Duration::from_millis(30),
+            4,
+        );
         assert_eq!(exp.next_delay(1), Some(Duration::from_millis(10)));
         assert_eq!(exp.next_delay(2), Some(Duration::from_millis(20)));
         assert_eq!(exp.next_delay(3), Some(Duration::from_millis(30)));
