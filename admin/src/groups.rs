@@ -20,6 +20,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use bytes::Bytes;
+pub use ferrokafka_client::OffsetAndMetadata;
 use ferrokafka_client::Target;
 use ferrokafka_protocol::generated::describe_groups_response::DescribedGroup;
 use ferrokafka_protocol::generated::offset_commit_request::{
@@ -175,27 +176,6 @@ pub struct CommittedOffset {
     pub leader_epoch: i32,
     /// The commit metadata.
     pub metadata: Option<String>,
-}
-
-/// An offset to commit for a group (Java's `OffsetAndMetadata`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OffsetAndMetadata {
-    /// The offset: the next record the group will read.
-    pub offset: i64,
-    /// The leader epoch of the last record read, if known.
-    pub leader_epoch: Option<i32>,
-    /// Commit metadata.
-    pub metadata: Option<String>,
-}
-
-impl From<i64> for OffsetAndMetadata {
-    fn from(offset: i64) -> Self {
-        OffsetAndMetadata {
-            offset,
-            leader_epoch: None,
-            metadata: None,
-        }
-    }
 }
 
 /// Decodes a ConsumerProtocol assignment (an i16 version, then the body;

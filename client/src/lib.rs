@@ -18,6 +18,7 @@ pub mod error;
 pub mod group;
 pub mod metadata;
 pub mod metrics;
+pub mod partition;
 pub mod retry;
 
 pub use cluster::{Client, CoordinatorType, Target};
@@ -25,4 +26,5 @@ pub use config::ClientConfig;
 pub use error::{Error, Result};
 pub use group::ConsumerGroupMetadata;
 pub use metadata::ClusterMetadata;
+pub use partition::{OffsetAndMetadata, TopicPartition};
 pub use retry::{RetryAction, classify, classify_code};

@@ -1,38 +1,15 @@
 //! What `poll` hands out ([`ConsumerRecord`]) and the small value types the
-//! consumer API speaks in ([`TopicPartition`], [`OffsetAndMetadata`],
-//! [`OffsetAndTimestamp`]).
+//! consumer API speaks in: [`OffsetAndTimestamp`] here, [`TopicPartition`]
+//! and [`OffsetAndMetadata`] from the client core (one definition for every
+//! client).
 //!
 //! Keys, values and header values are [`Bytes`] slices of the fetched (or
 //! decompressed) buffer, not copies.
 
 use bytes::Bytes;
 
+pub use ferrokafka_client::{OffsetAndMetadata, TopicPartition};
 pub use ferrokafka_protocol::records::{RecordHeader, TimestampType};
-
-/// A partition of a topic.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// The topic name.
-    pub topic: String,
-    /// The partition index.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// A topic partition.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl std::fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
 
 /// One record as `poll` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,29 +46,6 @@ impl ConsumerRecord {
             .iter()
             .rev()
             .find(|h| h.key.as_ref() == key.as_bytes())
-    }
-}
-
-/// A committed offset: the offset of the next record to read, with optional
-/// metadata and the leader epoch of the last record consumed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OffsetAndMetadata {
-    /// The next offset to read (last processed + 1).
-    pub offset: i64,
-    /// The leader epoch of the last consumed record, if known.
-    pub leader_epoch: Option<i32>,
-    /// Free-form metadata stored with the commit.
-    pub metadata: Option<String>,
-}
-
-impl OffsetAndMetadata {
-    /// An offset with no metadata.
-    pub fn new(offset: i64) -> Self {
-        OffsetAndMetadata {
-            offset,
-            leader_epoch: None,
-            metadata: None,
-        }
     }
 }
 
