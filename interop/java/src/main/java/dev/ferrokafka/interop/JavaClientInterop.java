@@ -146,6 +146,7 @@ public final class JavaClientInterop {
         scenarios.put("admin_advanced_options", interop::adminAdvancedOptions);
         scenarios.put("consumer_metadata_and_auto_create", interop::consumerMetadataAndAutoCreate);
         scenarios.put("consumer_refusals", interop::consumerRefusals);
+        scenarios.put("consumer_group_protocol_not_served", interop::consumerGroupProtocolNotServed);
 
         // Scenarios that ask the harness (interop/tests/java_client.rs) to act
         // on the broker midway: they run only when named.
@@ -313,9 +314,11 @@ public final class JavaClientInterop {
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         if (group != null) {
             props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-            props.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
-            props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
-            props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
+            if (!"consumer".equals(overrides.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG))) {
+                props.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+                props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
+                props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
+            }
         }
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -2618,6 +2621,27 @@ public final class JavaClientInterop {
             long total = reader.endOffsets(partitions(topic, partitions), DEADLINE).values().stream()
                 .mapToLong(Long::longValue).sum();
             checkEquals(400L, total, "records in the log");
+        }
+    }
+
+    /**
+     * group.protocol=consumer (KIP-848) needs ConsumerGroupHeartbeat, which
+     * the bundled broker does not serve yet: the client says so at once
+     * (UnsupportedVersionException), as against a Kafka without it, instead
+     * of hanging. When the broker learns KIP-848 this scenario turns into
+     * the classic group scenarios run with the new protocol.
+     */
+    void consumerGroupProtocolNotServed() throws Exception {
+        String topic = name("kip848");
+        try (Admin admin = admin()) {
+            createTopic(admin, topic, 1);
+        }
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(name("kip848-g"), Map.of(
+                ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer"))) {
+            consumer.subscribe(List.of(topic));
+            Throwable error = pollError(consumer);
+            check(causedBy(error, org.apache.kafka.common.errors.UnsupportedVersionException.class),
+                "group.protocol=consumer against a broker without ConsumerGroupHeartbeat: " + error);
         }
     }
 }
