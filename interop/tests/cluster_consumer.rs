@@ -539,3 +539,55 @@ async fn read_committed_waits_for_the_transaction() {
     committed_reader.close(Duration::from_secs(10)).await;
     cluster.shutdown().await;
 }
+
+/// A record larger than `max.partition.fetch.bytes` and `fetch.max.bytes`
+/// still comes back (the first batch of a fetch is always returned,
+/// KIP-74), followed by the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_larger_than_the_fetch_limits_is_returned() {
+    let cluster = TestCluster::start().await.unwrap();
+    let topic = cluster.unique("consumer-large");
+    cluster
+        .create_topic_with(
+            ferrokafka_admin::NewTopic::new(&topic, 1, -1).config("max.message.bytes", "3000000"),
+        )
+        .await
+        .unwrap();
+    let producer = Producer::connect(
+        cluster
+            .producer_config()
+            .max_request_size(4_000_000)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let large = producer
+        .send(ProducerRecord::new(topic.as_str()).value(vec![7u8; 2_000_000]))
+        .await
+        .unwrap();
+    let small = producer
+        .send(ProducerRecord::new(topic.as_str()).value("small"))
+        .await
+        .unwrap();
+    assert_eq!(large.await.unwrap().offset, 0);
+    assert_eq!(small.await.unwrap().offset, 1);
+    producer.close(Duration::from_secs(10)).await;
+
+    let config = cluster
+        .consumer_config()
+        .max_partition_fetch_bytes(100_000)
+        .fetch_max_bytes(200_000)
+        .build()
+        .unwrap();
+    let mut consumer = Consumer::connect(config).await.unwrap();
+    consumer.assign([TopicPartition::new(&topic, 0)]).unwrap();
+    let records = poll_n(&mut consumer, 2).await;
+    assert_eq!(
+        records[0].value.as_deref(),
+        Some(vec![7u8; 2_000_000].as_slice())
+    );
+    assert_eq!(records[1].value.as_deref(), Some(b"small".as_slice()));
+    consumer.close(Duration::from_secs(10)).await;
+    cluster.shutdown().await;
+}
