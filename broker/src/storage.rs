@@ -8,6 +8,7 @@
 //! topics/<topic>/<partition>/<base>.index   (offset - base: u32, file position: u32) per batch
 //! topics/<topic>/<partition>/log-start-offset
 //! group-offsets.log                         committed offsets, append-only, replayed on start
+//! group-metadata.log                        Stable groups (generation, members, assignments), likewise
 //! producer-ids                              the next producer id to hand out
 //! ```
 //!
@@ -29,7 +30,7 @@ use std::sync::Mutex;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use ferrokafka_protocol::records::{RecordBatchHeader, RecordBatchView};
 
-use crate::group::{CommittedOffset, OffsetStore};
+use crate::group::{CommittedOffset, GroupSnapshot, MemberSnapshot, OffsetStore};
 
 const LOG_SUFFIX: &str = "log";
 const INDEX_SUFFIX: &str = "index";
@@ -396,21 +397,28 @@ impl DataDir {
         FileOffsetStore {
             path: self.root.join("group-offsets.log"),
             file: Mutex::new(None),
+            groups_path: self.root.join("group-metadata.log"),
+            groups_file: Mutex::new(None),
         }
     }
 }
 
 /// Committed offsets in an append-only file of length-prefixed records
 /// (commit or delete), replayed and compacted on load; a torn last record
-/// is ignored.
+/// is ignored. Stable groups (what Kafka keeps of a group in
+/// `__consumer_offsets` besides offsets) go to a second file the same way.
 #[derive(Debug)]
 pub(crate) struct FileOffsetStore {
     path: PathBuf,
     file: Mutex<Option<File>>,
+    groups_path: PathBuf,
+    groups_file: Mutex<Option<File>>,
 }
 
 const RECORD_COMMIT: u8 = 1;
 const RECORD_DELETE: u8 = 2;
+const RECORD_GROUP: u8 = 3;
+const RECORD_FORGET_GROUP: u8 = 4;
 
 fn put_string(buf: &mut BytesMut, value: &str) {
     buf.put_u32(u32::try_from(value.len()).unwrap_or(u32::MAX));
@@ -436,36 +444,178 @@ fn get_i32(buf: &mut Bytes) -> Option<i32> {
     (buf.remaining() >= 4).then(|| buf.get_i32())
 }
 
+/// Appends length-prefixed records to `path` and syncs them, all in one write.
+fn append_records(path: &Path, file: &Mutex<Option<File>>, bodies: &[BytesMut]) {
+    let mut records = BytesMut::new();
+    for body in bodies {
+        records.put_u32(u32::try_from(body.len()).unwrap_or(u32::MAX));
+        records.put_slice(body);
+    }
+    let mut guard = file
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if guard.is_none() {
+        match OpenOptions::new().create(true).append(true).open(path) {
+            Ok(file) => *guard = Some(file),
+            Err(error) => {
+                tracing::error!(path = %path.display(), %error, "cannot open the offset store");
+                return;
+            }
+        }
+    }
+    if let Some(file) = guard.as_mut() {
+        if let Err(error) = file.write_all(&records).and_then(|()| file.sync_data()) {
+            tracing::error!(path = %path.display(), %error, "cannot write the offset store");
+        }
+    }
+}
+
+/// The length-prefixed record bodies of `data`, up to a torn one.
+fn record_bodies(data: Bytes) -> Vec<Bytes> {
+    let mut bodies = Vec::new();
+    let mut rest = data;
+    while rest.remaining() >= 4 {
+        let len = rest.get_u32() as usize;
+        if rest.remaining() < len {
+            break;
+        }
+        bodies.push(rest.split_to(len));
+    }
+    bodies
+}
+
+fn put_optional_string(buf: &mut BytesMut, value: Option<&str>) {
+    match value {
+        Some(value) => {
+            buf.put_u8(1);
+            put_string(buf, value);
+        }
+        None => buf.put_u8(0),
+    }
+}
+
+fn get_optional_string(buf: &mut Bytes) -> Option<Option<String>> {
+    if buf.remaining() < 1 {
+        return None;
+    }
+    match buf.get_u8() {
+        0 => Some(None),
+        _ => get_string(buf).map(Some),
+    }
+}
+
+fn put_bytes(buf: &mut BytesMut, value: &[u8]) {
+    buf.put_u32(u32::try_from(value.len()).unwrap_or(u32::MAX));
+    buf.put_slice(value);
+}
+
+fn get_bytes(buf: &mut Bytes) -> Option<Bytes> {
+    if buf.remaining() < 4 {
+        return None;
+    }
+    let len = buf.get_u32() as usize;
+    (buf.remaining() >= len).then(|| buf.split_to(len))
+}
+
+fn encode_group(group: &GroupSnapshot) -> BytesMut {
+    let mut body = BytesMut::new();
+    body.put_u8(RECORD_GROUP);
+    put_string(&mut body, &group.group_id);
+    body.put_i32(group.generation);
+    put_optional_string(&mut body, group.protocol_type.as_deref());
+    put_optional_string(&mut body, group.protocol_name.as_deref());
+    put_optional_string(&mut body, group.leader.as_deref());
+    body.put_u32(u32::try_from(group.members.len()).unwrap_or(u32::MAX));
+    for member in &group.members {
+        put_string(&mut body, &member.member_id);
+        put_optional_string(&mut body, member.instance_id.as_deref());
+        put_string(&mut body, &member.client_id);
+        put_string(&mut body, &member.client_host);
+        body.put_i32(member.rebalance_timeout_ms);
+        body.put_i32(member.session_timeout_ms);
+        body.put_u32(u32::try_from(member.protocols.len()).unwrap_or(u32::MAX));
+        for (name, metadata) in &member.protocols {
+            put_string(&mut body, name);
+            put_bytes(&mut body, metadata);
+        }
+        put_bytes(&mut body, &member.assignment);
+    }
+    body
+}
+
+fn decode_group(body: &mut Bytes) -> Option<GroupSnapshot> {
+    let group_id = get_string(body)?;
+    let generation = get_i32(body)?;
+    let protocol_type = get_optional_string(body)?;
+    let protocol_name = get_optional_string(body)?;
+    let leader = get_optional_string(body)?;
+    let count = get_i32(body)?;
+    let mut members = Vec::new();
+    for _ in 0..count {
+        let member_id = get_string(body)?;
+        let instance_id = get_optional_string(body)?;
+        let client_id = get_string(body)?;
+        let client_host = get_string(body)?;
+        let rebalance_timeout_ms = get_i32(body)?;
+        let session_timeout_ms = get_i32(body)?;
+        let protocol_count = get_i32(body)?;
+        let mut protocols = Vec::new();
+        for _ in 0..protocol_count {
+            protocols.push((get_string(body)?, get_bytes(body)?));
+        }
+        let assignment = get_bytes(body)?;
+        members.push(MemberSnapshot {
+            member_id,
+            instance_id,
+            client_id,
+            client_host,
+            rebalance_timeout_ms,
+            session_timeout_ms,
+            protocols,
+            assignment,
+        });
+    }
+    Some(GroupSnapshot {
+        group_id,
+        generation,
+        protocol_type,
+        protocol_name,
+        leader,
+        members,
+    })
+}
+
 impl FileOffsetStore {
     /// Appends length-prefixed records and syncs them, all in one write.
     fn append(&self, bodies: &[BytesMut]) {
-        let mut records = BytesMut::new();
-        for body in bodies {
-            records.put_u32(u32::try_from(body.len()).unwrap_or(u32::MAX));
-            records.put_slice(body);
-        }
-        let mut guard = self
-            .file
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.is_none() {
-            match OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-            {
-                Ok(file) => *guard = Some(file),
-                Err(error) => {
-                    tracing::error!(path = %self.path.display(), %error, "cannot open the offset store");
-                    return;
+        append_records(&self.path, &self.file, bodies);
+    }
+
+    /// The Stable groups the group file holds (last record of each wins; a
+    /// forget record drops the group).
+    fn replay_groups(data: Bytes) -> BTreeMap<String, GroupSnapshot> {
+        let mut groups = BTreeMap::new();
+        for mut body in record_bodies(data) {
+            if body.remaining() < 1 {
+                break;
+            }
+            match body.get_u8() {
+                RECORD_GROUP => {
+                    let Some(group) = decode_group(&mut body) else {
+                        break;
+                    };
+                    groups.insert(group.group_id.clone(), group);
                 }
+                RECORD_FORGET_GROUP => {
+                    let Some(group_id) = get_string(&mut body) else {
+                        break;
+                    };
+                    groups.remove(&group_id);
+                }
+                _ => break,
             }
         }
-        if let Some(file) = guard.as_mut() {
-            if let Err(error) = file.write_all(&records).and_then(|()| file.sync_data()) {
-                tracing::error!(path = %self.path.display(), %error, "cannot write the offset store");
-            }
-        }
+        groups
     }
 
     /// Replaces the file with just `offsets` (write, sync, rename), so the
@@ -609,6 +759,45 @@ impl OffsetStore for FileOffsetStore {
         self.append(&bodies);
     }
 
+    fn load_groups(&self) -> Vec<GroupSnapshot> {
+        match fs::read(&self.groups_path) {
+            Ok(data) => {
+                let groups: Vec<GroupSnapshot> = Self::replay_groups(Bytes::from(data))
+                    .into_values()
+                    .collect();
+                // Compact: the file starts over with just these.
+                let temporary = self.groups_path.with_extension("log.tmp");
+                let bodies: Vec<BytesMut> = groups.iter().map(encode_group).collect();
+                let _ = fs::remove_file(&temporary);
+                append_records(&temporary, &Mutex::new(None), &bodies);
+                if let Err(error) = fs::rename(&temporary, &self.groups_path) {
+                    tracing::error!(path = %self.groups_path.display(), %error, "cannot compact the group store");
+                }
+                *self
+                    .groups_file
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                groups
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(error) => {
+                tracing::error!(path = %self.groups_path.display(), %error, "cannot read the group store");
+                Vec::new()
+            }
+        }
+    }
+
+    fn store_group(&self, group: &GroupSnapshot) {
+        append_records(&self.groups_path, &self.groups_file, &[encode_group(group)]);
+    }
+
+    fn forget_group(&self, group_id: &str) {
+        let mut body = BytesMut::new();
+        body.put_u8(RECORD_FORGET_GROUP);
+        put_string(&mut body, group_id);
+        append_records(&self.groups_path, &self.groups_file, &[body]);
+    }
+
     fn delete(&self, group_id: &str, partitions: Option<&[(String, i32)]>) {
         let mut body = BytesMut::new();
         body.put_u8(RECORD_DELETE);
@@ -710,6 +899,38 @@ mod tests {
         assert_eq!(store.load(), vec![commit("g", 0, 10)]);
         store.store(&[commit("g", 2, 4)]);
         assert_eq!(data.offset_store().load().len(), 2);
+    }
+
+    #[test]
+    fn groups_replay_last_snapshot_and_forgets() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DataDir::open(dir.path().to_path_buf())
+            .unwrap()
+            .offset_store();
+        let snapshot = |group: &str, generation: i32| GroupSnapshot {
+            group_id: group.to_owned(),
+            generation,
+            protocol_type: Some("consumer".to_owned()),
+            protocol_name: Some("range".to_owned()),
+            leader: Some("m-1".to_owned()),
+            members: vec![MemberSnapshot {
+                member_id: "m-1".to_owned(),
+                instance_id: Some("i-1".to_owned()),
+                client_id: "c".to_owned(),
+                client_host: "/127.0.0.1".to_owned(),
+                rebalance_timeout_ms: 30_000,
+                session_timeout_ms: 10_000,
+                protocols: vec![("range".to_owned(), Bytes::from_static(b"sub"))],
+                assignment: Bytes::from_static(b"assigned"),
+            }],
+        };
+        store.store_group(&snapshot("a", 1));
+        store.store_group(&snapshot("b", 1));
+        store.store_group(&snapshot("a", 2));
+        store.forget_group("b");
+        assert_eq!(store.load_groups(), vec![snapshot("a", 2)]);
+        // Loading compacted the file; it still loads the same.
+        assert_eq!(store.load_groups(), vec![snapshot("a", 2)]);
     }
 
     #[test]

@@ -14,12 +14,19 @@
 
 mod common;
 
+use bytes::Bytes;
 use common::*;
 use ferrokafka_broker::Broker;
 use ferrokafka_protocol::generated::describe_topic_partitions_request::TopicRequest;
+use ferrokafka_protocol::generated::join_group_request::JoinGroupRequestProtocol;
 use ferrokafka_protocol::generated::metadata_request::MetadataRequestTopic;
+use ferrokafka_protocol::generated::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use ferrokafka_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
 use ferrokafka_protocol::generated::{
-    DescribeTopicPartitionsRequest, MetadataRequest, MetadataResponse,
+    DescribeGroupsRequest, DescribeTopicPartitionsRequest, HeartbeatRequest, JoinGroupRequest,
+    LeaveGroupRequest, MetadataRequest, MetadataResponse, OffsetCommitRequest, SyncGroupRequest,
 };
 use ferrokafka_protocol::{ErrorCode, Uuid};
 
@@ -104,4 +111,144 @@ async fn describe_topic_partitions_always_reports_authorized_operations() {
             "{topic:?}"
         );
     }
+}
+
+fn join(group: &str, member_id: &str) -> JoinGroupRequest {
+    JoinGroupRequest {
+        group_id: group.into(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 10_000,
+        member_id: member_id.into(),
+        protocol_type: "consumer".into(),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: "range".into(),
+            metadata: Bytes::from_static(b"subscription"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Joins `group` as its only member and syncs; returns (member id, generation).
+async fn stable_member(client: &mut TestClient, group: &str) -> (String, i32) {
+    let first = client.send(5, &join(group, "")).await;
+    assert_eq!(first.error_code, ErrorCode::MemberIdRequired);
+    let joined = client.send(5, &join(group, &first.member_id)).await;
+    assert_eq!(joined.error_code, ErrorCode::None);
+    let synced = client
+        .send(
+            3,
+            &SyncGroupRequest {
+                group_id: group.into(),
+                generation_id: joined.generation_id,
+                member_id: joined.member_id.clone(),
+                assignments: vec![SyncGroupRequestAssignment {
+                    member_id: joined.member_id.clone(),
+                    assignment: Bytes::from_static(b"assignment"),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(synced.error_code, ErrorCode::None);
+    (joined.member_id, joined.generation_id)
+}
+
+/// A Java `KafkaConsumer` stays connected while the broker restarts from its
+/// data directory: Kafka keeps a Stable classic group (generation, members,
+/// assignments) in `__consumer_offsets` and reloads it, so the member's
+/// next heartbeat and commit with its old member id and generation are
+/// accepted. Without the group kept, they were UNKNOWN_MEMBER_ID and the
+/// Java client's commitSync threw CommitFailedException. A group that
+/// emptied comes back Empty.
+#[tokio::test]
+async fn a_stable_group_survives_a_restart_from_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let (member_id, generation) = {
+        let broker = Broker::builder()
+            .data_dir(dir.path())
+            .start()
+            .await
+            .unwrap();
+        broker.create_topic("work", 1).unwrap();
+        let mut client = TestClient::connect(broker.bootstrap_address()).await;
+        let stable = stable_member(&mut client, "kept").await;
+        // A second group empties before the restart.
+        let (gone, _) = stable_member(&mut client, "emptied").await;
+        let left = client
+            .send(
+                2,
+                &LeaveGroupRequest {
+                    group_id: "emptied".into(),
+                    member_id: gone,
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(left.error_code, ErrorCode::None);
+        broker.shutdown().await;
+        stable
+    };
+
+    let broker = Broker::builder()
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let mut client = TestClient::connect(broker.bootstrap_address()).await;
+    let heartbeat = client
+        .send(
+            3,
+            &HeartbeatRequest {
+                group_id: "kept".into(),
+                generation_id: generation,
+                member_id: member_id.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(heartbeat.error_code, ErrorCode::None);
+    let commit = OffsetCommitRequest {
+        group_id: "kept".into(),
+        generation_id_or_member_epoch: generation,
+        member_id: member_id.clone(),
+        topics: vec![OffsetCommitRequestTopic {
+            name: "work".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 3,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let committed = client.send(7, &commit).await;
+    assert_eq!(
+        committed.topics[0].partitions[0].error_code,
+        ErrorCode::None
+    );
+    let described = client
+        .send(
+            5,
+            &DescribeGroupsRequest {
+                groups: vec!["kept".into(), "emptied".into()],
+                ..Default::default()
+            },
+        )
+        .await;
+    let kept = &described.groups[0];
+    assert_eq!(kept.group_state, "Stable");
+    assert_eq!(kept.protocol_data, "range");
+    assert_eq!(kept.members.len(), 1);
+    assert_eq!(kept.members[0].member_id, member_id);
+    assert_eq!(
+        kept.members[0].member_assignment,
+        Bytes::from_static(b"assignment")
+    );
+    // The group that emptied is not brought back with its old member.
+    assert_ne!(described.groups[1].group_state, "Stable");
+    assert!(described.groups[1].members.is_empty());
+    broker.shutdown().await;
 }

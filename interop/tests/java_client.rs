@@ -314,13 +314,9 @@ async fn java_client_rides_out_leader_moves_and_a_node_restart() {
 /// connected: the producer's sequence goes on (producer state rebuilt from
 /// the log), the group's committed offsets are still there, nothing is lost
 /// or written twice; and the member's commit right after the restart is
-/// accepted, because Kafka keeps a classic group's members and generation
-/// in `__consumer_offsets` and reloads them. The bundled broker persists
-/// committed offsets but not group membership, so the member is unknown
-/// after the restart and its commit fails (CommitFailedException): a known
-/// disagreement, ignored until group metadata is persisted.
+/// accepted, because the group (generation, members, assignments) is kept
+/// as Kafka keeps it in `__consumer_offsets`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the bundled broker does not persist classic group membership across a restart (Kafka does)"]
 async fn java_client_resumes_when_the_broker_restarts_from_its_data_dir() {
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("java-restart-{}", std::process::id()));

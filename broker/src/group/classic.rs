@@ -22,6 +22,8 @@ use ferrokafka_protocol::generated::{JoinGroupResponse, SyncGroupResponse};
 use tokio::sync::oneshot;
 use tokio::time::{Duration, Instant};
 
+use super::{GroupSnapshot, MemberSnapshot};
+
 /// Kafka gives a member that joined but was never answered this long before
 /// it is dropped (`group.new.member.join.timeout` is fixed at 5 minutes):
 /// a new member cannot heartbeat, so its session timeout cannot protect the
@@ -381,6 +383,78 @@ impl Group {
             next_order: 0,
             limits,
         }
+    }
+
+    /// What Kafka keeps of a Stable group in `__consumer_offsets` (its
+    /// generation, protocol, leader and members with their assignments), or
+    /// `None` when the group is not Stable.
+    pub(super) fn snapshot(&self) -> Option<GroupSnapshot> {
+        if self.state != GroupState::Stable {
+            return None;
+        }
+        Some(GroupSnapshot {
+            group_id: self.id.clone(),
+            generation: self.generation,
+            protocol_type: self.protocol_type.clone(),
+            protocol_name: self.protocol_name.clone(),
+            leader: self.leader.clone(),
+            members: self
+                .members_in_order()
+                .into_iter()
+                .map(|m| MemberSnapshot {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    rebalance_timeout_ms: m.rebalance_timeout_ms,
+                    session_timeout_ms: m.session_timeout_ms,
+                    protocols: m.protocols.clone(),
+                    assignment: m.assignment.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Brings back a Stable group from its snapshot after a restart, as
+    /// Kafka's coordinator does when it loads `__consumer_offsets`: the
+    /// members keep their ids, generation and assignments, and each gets a
+    /// fresh session timeout to come back in.
+    pub(super) fn restore_members(&mut self, snapshot: GroupSnapshot, now: Instant) {
+        if snapshot.members.is_empty() {
+            return;
+        }
+        self.generation = snapshot.generation;
+        self.protocol_type = snapshot.protocol_type;
+        self.protocol_name = snapshot.protocol_name;
+        self.leader = snapshot.leader;
+        for member in snapshot.members {
+            let order = self.next_order;
+            self.next_order += 1;
+            if let Some(instance_id) = &member.instance_id {
+                self.static_members
+                    .insert(instance_id.clone(), member.member_id.clone());
+            }
+            self.members.insert(
+                member.member_id.clone(),
+                Member {
+                    id: member.member_id,
+                    instance_id: member.instance_id,
+                    client_id: member.client_id,
+                    client_host: member.client_host,
+                    rebalance_timeout_ms: member.rebalance_timeout_ms,
+                    session_timeout_ms: member.session_timeout_ms,
+                    protocols: member.protocols,
+                    assignment: member.assignment,
+                    join_waiter: None,
+                    sync_waiter: None,
+                    is_new: false,
+                    deadline: Some(after(now, member.session_timeout_ms)),
+                    order,
+                },
+            );
+        }
+        self.subscribed_topics = self.compute_subscribed_topics();
+        self.transition(GroupState::Stable, now);
     }
 
     /// Whether the group has members (DeleteGroups and OffsetDelete rules).

@@ -17,6 +17,12 @@
 //! timeouts. The task belongs to the coordinator: it stops on
 //! [`GroupCoordinator::shutdown`] or when the last clone is dropped.
 //!
+//! With a store (`--data-dir`), a Stable group is kept as Kafka keeps it in
+//! `__consumer_offsets` (generation, protocol, leader, members and their
+//! assignments) and brought back Stable on restart, each member with a fresh
+//! session timeout, so connected consumers go on without rejoining; a group
+//! that empties is forgotten there and comes back with its offsets only.
+//!
 //! Not done (as in a single-node Kafka without these features): offset
 //! retention (`offsets.retention.minutes`), `group.max.size`, the KIP-848
 //! consumer protocol. Transactional offset commits are held by the
@@ -78,6 +84,57 @@ pub trait OffsetStore: Send + Sync + 'static {
     fn store(&self, commits: &[CommittedOffset]);
     /// Records that a group's offsets (all, or the listed partitions) are gone.
     fn delete(&self, group_id: &str, partitions: Option<&[(String, i32)]>);
+    /// Every Stable group stored before a restart (none by default: a
+    /// store that keeps only offsets brings groups back Empty).
+    fn load_groups(&self) -> Vec<GroupSnapshot> {
+        Vec::new()
+    }
+    /// Records a Stable group's generation (called when it becomes Stable
+    /// or its members change while Stable).
+    fn store_group(&self, _group: &GroupSnapshot) {}
+    /// Records that a group is no longer Stable with members (it emptied,
+    /// was deleted or forgotten): a restart brings it back Empty.
+    fn forget_group(&self, _group_id: &str) {}
+}
+
+/// A Stable classic group as it is persisted: what Kafka writes to
+/// `__consumer_offsets` once a generation's assignment is in, and reloads
+/// on restart so that the members go on without rejoining.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSnapshot {
+    /// The group.
+    pub group_id: String,
+    /// Its generation.
+    pub generation: i32,
+    /// Its protocol type (e.g. "consumer").
+    pub protocol_type: Option<String>,
+    /// The protocol chosen for the generation (e.g. "range").
+    pub protocol_name: Option<String>,
+    /// The leader's member id.
+    pub leader: Option<String>,
+    /// The members, in join order.
+    pub members: Vec<MemberSnapshot>,
+}
+
+/// One member of a [`GroupSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSnapshot {
+    /// Its member id.
+    pub member_id: String,
+    /// Its `group.instance.id`, for a static member.
+    pub instance_id: Option<String>,
+    /// Its client id.
+    pub client_id: String,
+    /// The address it joined from.
+    pub client_host: String,
+    /// Its rebalance timeout.
+    pub rebalance_timeout_ms: i32,
+    /// Its session timeout.
+    pub session_timeout_ms: i32,
+    /// (protocol name, metadata), most preferred first.
+    pub protocols: Vec<(String, bytes::Bytes)>,
+    /// Its assignment in the generation.
+    pub assignment: bytes::Bytes,
 }
 
 /// Settings of the group coordinator, with Kafka's broker defaults.
@@ -166,9 +223,53 @@ struct State {
     /// (group, topic, partition) -> how many open transactions hold a
     /// pending offset for it (OffsetFetch's `require_stable`, KIP-447).
     pending_txn_offsets: HashMap<(String, String, i32), u32>,
+    /// What the store holds of each Stable group: generation and member ids.
+    persisted: HashMap<String, (i32, Vec<String>)>,
 }
 
 impl State {
+    /// Tells the store about `group_id` if what it holds is out of date: a
+    /// Stable group whose generation or members changed is stored; one that
+    /// emptied or is gone is forgotten. A rebalancing group keeps its last
+    /// Stable record, as in Kafka.
+    fn persist_group(&mut self, group_id: &str) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let group = self.groups.get(group_id);
+        if let Some(snapshot) = group.and_then(Group::snapshot) {
+            let members = snapshot
+                .members
+                .iter()
+                .map(|m| m.member_id.clone())
+                .collect();
+            let held = (snapshot.generation, members);
+            if self.persisted.get(group_id) != Some(&held) {
+                store.store_group(&snapshot);
+                self.persisted.insert(group_id.to_owned(), held);
+            }
+        } else if group.is_none_or(Group::is_empty_state)
+            && self.persisted.remove(group_id).is_some()
+        {
+            store.forget_group(group_id);
+        }
+    }
+
+    /// [`State::persist_group`] for every group the store or the coordinator
+    /// knows.
+    fn persist_all(&mut self) {
+        if self.store.is_none() {
+            return;
+        }
+        let mut ids: Vec<String> = self.groups.keys().cloned().collect();
+        ids.extend(self.persisted.keys().cloned());
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            self.persist_group(&id);
+        }
+    }
+
     /// The earliest timer over all groups.
     fn next_deadline(&self) -> Option<Instant> {
         self.groups.values().filter_map(Group::next_deadline).min()
@@ -245,6 +346,7 @@ async fn run_expiry(shared: Arc<Shared>) {
                 return;
             }
             state.expire(Instant::now());
+            state.persist_all();
             state.next_deadline()
         };
         match next {
@@ -274,7 +376,8 @@ impl std::fmt::Debug for GroupCoordinator {
 impl GroupCoordinator {
     /// Starts a coordinator (and its session-expiry task on the current tokio
     /// runtime, stopped by [`GroupCoordinator::shutdown`] or when the last
-    /// clone is dropped), restoring offsets from the store if any.
+    /// clone is dropped), restoring offsets and Stable groups from the store
+    /// if any.
     ///
     /// Outside a tokio runtime no task can be started: requests are still
     /// served, but session and rebalance timeouts never fire.
@@ -292,9 +395,11 @@ impl GroupCoordinator {
             max_session_timeout_ms: config.max_session_timeout_ms,
             store: config.offset_store.clone(),
             pending_txn_offsets: HashMap::new(),
+            persisted: HashMap::new(),
         };
         if let Some(store) = &config.offset_store {
             state.restore(store.load(), now);
+            state.restore_groups(store.load_groups(), now);
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -349,14 +454,19 @@ impl GroupCoordinator {
         client_host: &str,
     ) -> JoinGroupResponse {
         let (waiter, answer) = classic::JoinWaiter::new(version);
-        self.shared().lock().join_group(
-            request,
-            version,
-            client_id,
-            client_host,
-            waiter,
-            Instant::now(),
-        );
+        let group_id = request.group_id.clone();
+        {
+            let mut state = self.shared().lock();
+            state.join_group(
+                request,
+                version,
+                client_id,
+                client_host,
+                waiter,
+                Instant::now(),
+            );
+            state.persist_group(&group_id);
+        }
         self.kick();
         answer.await.unwrap_or_else(|_| {
             membership::join_error(
@@ -369,9 +479,12 @@ impl GroupCoordinator {
     /// SyncGroup at `version`; followers wait for the leader's assignment.
     pub async fn sync_group(&self, request: SyncGroupRequest, version: i16) -> SyncGroupResponse {
         let (waiter, answer) = classic::SyncWaiter::new(version);
-        self.shared()
-            .lock()
-            .sync_group(request, waiter, Instant::now());
+        let group_id = request.group_id.clone();
+        {
+            let mut state = self.shared().lock();
+            state.sync_group(request, waiter, Instant::now());
+            state.persist_group(&group_id);
+        }
         self.kick();
         answer.await.unwrap_or_else(|_| SyncGroupResponse {
             error_code: ferrokafka_protocol::ErrorCode::CoordinatorNotAvailable,
@@ -394,10 +507,13 @@ impl GroupCoordinator {
         request: LeaveGroupRequest,
         version: i16,
     ) -> LeaveGroupResponse {
-        let response = self
-            .shared()
-            .lock()
-            .leave_group(request, version, Instant::now());
+        let group_id = request.group_id.clone();
+        let response = {
+            let mut state = self.shared().lock();
+            let response = state.leave_group(request, version, Instant::now());
+            state.persist_group(&group_id);
+            response
+        };
         self.kick();
         response
     }
@@ -476,7 +592,10 @@ impl GroupCoordinator {
         request: DeleteGroupsRequest,
         _version: i16,
     ) -> DeleteGroupsResponse {
-        self.shared().lock().delete_groups(request)
+        let mut state = self.shared().lock();
+        let response = state.delete_groups(request);
+        state.persist_all();
+        response
     }
 
     /// TxnOffsetCommit's check of the committing member (Kafka's

@@ -1,5 +1,6 @@
 //! Committed offsets: OffsetCommit, OffsetFetch and OffsetDelete, and the
-//! offset store (restore at start, store on commit, delete on deletion).
+//! offset store (restore at start, store on commit, delete on deletion;
+//! Stable groups are restored after their offsets).
 //!
 //! Follows Kafka's `OffsetMetadataManager` and `ClassicGroup` validation:
 //! a commit with generation -1 and no member is a "simple" commit, allowed
@@ -166,6 +167,25 @@ impl State {
                     commit_timestamp_ms: committed.commit_timestamp_ms,
                 },
             );
+        }
+    }
+
+    /// Brings back the Stable groups the store kept (after their offsets).
+    pub(super) fn restore_groups(&mut self, snapshots: Vec<super::GroupSnapshot>, now: Instant) {
+        let limits = self.limits;
+        for snapshot in snapshots {
+            let group_id = snapshot.group_id.clone();
+            let members = snapshot
+                .members
+                .iter()
+                .map(|m| m.member_id.clone())
+                .collect();
+            self.persisted
+                .insert(group_id.clone(), (snapshot.generation, members));
+            self.groups
+                .entry(group_id.clone())
+                .or_insert_with(|| Group::new(group_id, now, limits))
+                .restore_members(snapshot, now);
         }
     }
 
