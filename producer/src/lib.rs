@@ -19,10 +19,41 @@
 //! `delivery.timeout.ms` how long. [`Producer::builder`] adds what
 //! properties cannot say: a custom [`Partitioner`], [`ProducerInterceptor`]s
 //! (Java's `interceptor.classes`), a shared cluster client.
+//!
+//! # Data flow
+//!
+//! ```text
+//! Producer::send                  on the caller's task
+//!   │ partitioner: murmur2 (keyed), sticky (unkeyed)
+//!   ▼
+//! RecordAccumulator               appended to the partition's open batch,
+//!   │                             in the wire format
+//!   │ drain: ready batches, at most one per partition, grouped by leader
+//!   ▼
+//! Sender                          on the producer's sender thread
+//!   │ one Produce request per broker
+//!   ▼
+//! sink task (one per broker) ───> broker
+//!   │ ProduceResponse, or the error
+//!   ▼
+//! Sender                          each batch: delivered, retried, split
+//!   │                             or failed
+//!   ▼
+//! DeliveryFuture (one slot per batch), or Callback (run on the sender thread)
+//! ```
+//!
+//! Who owns what: the [`Producer`] handle (clones share it) owns the
+//! accumulator, the cluster client (unless given one) and the sender's
+//! thread, which runs the `Sender` loop in the caller's tokio runtime and
+//! stops on close or drop; the `Sender` owns the sink tasks, one per broker
+//! (each with a task per request awaiting its response), and is the only
+//! one to decide a batch's fate. `send` waits at most for a topic's
+//! metadata or for room in `buffer.memory`, never for a response.
 
 mod accumulator;
 mod clock;
 pub mod config;
+mod delivery;
 pub mod error;
 mod fxhash;
 mod idempotence;

@@ -31,12 +31,13 @@ use tokio::time::Instant;
 use crate::accumulator::{AccumulatorConfig, Memory, PartitionEntry, RecordAccumulator};
 use crate::clock::RecordClock;
 use crate::config::ProducerConfig;
+use crate::delivery::{Completion, DeliveryFuture, Reply};
 use crate::error::{Error, Result};
 use crate::fxhash::FxBuildHasher;
 use crate::interceptor::{Interceptors, ProducerInterceptor};
 use crate::metrics::ProducerMetrics;
 use crate::partitioner::{Partitioner, TopicSticky, partition_for_key};
-use crate::record::{Completion, DeliveryFuture, ProducerRecord, RecordMetadata, Reply};
+use crate::record::{ProducerRecord, RecordMetadata};
 use crate::sender::{Sender, SharedState};
 use crate::transaction::{ConsumerGroupMetadata, TransactionManager};
 
