@@ -34,6 +34,23 @@
 //! # }
 //! ```
 //!
+//! # Data flow
+//!
+//! ```text
+//! poll() ◄── buffered records ◄── fetch tasks, one per broker ◄── Fetch ── partition leaders
+//!   │
+//!   ├─► ConsumerCoordinator: JoinGroup/SyncGroup (on poll's task), OffsetCommit, OffsetFetch
+//!   │     └─ heartbeat task: Heartbeat; flags a rebalance or a lost generation for poll
+//!   └─► commit_async tasks: OffsetCommit, one at a time in call order
+//! ```
+//!
+//! The [`Consumer`] owns its fetch tasks and `commit_async` tasks (each a
+//! `JoinSet`) and its [`ConsumerCoordinator`], which owns the heartbeat
+//! task. [`Consumer::close`] commits (with auto-commit), tells the listener
+//! and leaves the group within its timeout, then aborts every task and
+//! closes the cluster handle if `connect` made it; dropping the consumer
+//! aborts the tasks without the commit and the LeaveGroup.
+//!
 //! Modules: [`config`] (settings), [`fetcher`] (Fetch, ListOffsets),
 //! [`subscription`] (assignment and positions), [`coordinator`] (group
 //! membership and offsets), [`assignor`], [`consumer`] (the API),

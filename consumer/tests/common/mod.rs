@@ -2,7 +2,8 @@
 //! broker (in-process, port 0): configurations, a producer that writes
 //! through the client core (the consumer's tests do not depend on the
 //! producer crate's behaviour), waits that poll a condition under a
-//! deadline, a consumer polling on its own task, and exact read counts.
+//! deadline, a consumer polling on its own task, exact read counts, and
+//! the Fetch requests the broker saw.
 //!
 //! Reads are counted as a multiset of (partition, offset, value): a record
 //! read twice counts twice, so a test that expects each record once fails
@@ -30,6 +31,7 @@ use ferrokafka_consumer::{
 use ferrokafka_protocol::ErrorCode;
 use ferrokafka_protocol::compression::Compression;
 use ferrokafka_protocol::generated::ProduceRequest;
+use ferrokafka_protocol::generated::RequestKind;
 use ferrokafka_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
 use ferrokafka_protocol::records::{RecordBatchBuilder, RecordHeader};
 
@@ -437,4 +439,22 @@ pub(crate) fn expected_reads(written: &[Written], windows: &Windows) -> Reads {
         reads.0.insert((*p, *o, v.clone()), 1 + again);
     }
     reads
+}
+
+/// The Fetch requests for `topic`-`partition` at `offset` the broker has
+/// received since it started recording.
+pub(crate) fn fetches_at(broker: &BrokerHandle, topic: &str, partition: i32, offset: i64) -> usize {
+    broker
+        .requests_seen()
+        .iter()
+        .filter(|seen| match &seen.request {
+            RequestKind::Fetch(fetch) => fetch.topics.iter().any(|t| {
+                (t.topic == topic || t.topic.is_empty())
+                    && t.partitions
+                        .iter()
+                        .any(|p| p.partition == partition && p.fetch_offset == offset)
+            }),
+            _ => false,
+        })
+        .count()
 }
