@@ -272,6 +272,22 @@ impl Drop for ListenerContainer {
     }
 }
 
+/// `error` and its causes (walking `source()`), joined by `": "`; a cause
+/// the text so far already quotes is left out.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !message.is_empty() && !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Locks a mutex whose data stays consistent even if a holder panicked
 /// (every update is a few map operations).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -387,7 +403,7 @@ impl Worker {
                     break;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "poll failed; polling again");
+                    tracing::warn!(error = %error_chain(&error), "poll failed; polling again");
                     if self.pause(RETRY_PAUSE).await {
                         break;
                     }
@@ -401,11 +417,25 @@ impl Worker {
     /// group) by the stop deadline.
     async fn shutdown(mut self) {
         let deadline = (*self.stop.borrow()).unwrap_or_else(|| Instant::now() + DEFAULT_CLOSE);
+        let pending = lock(&self.state).pending.len();
         if tokio::time::timeout_at(deadline, self.commit_pending())
             .await
             .is_err()
         {
-            tracing::warn!("commit on stop timed out");
+            tracing::warn!(
+                partitions = pending,
+                "commit on stop timed out; records processed since the last commit will be delivered again"
+            );
+        } else {
+            let left = lock(&self.state).pending.len();
+            if left > 0 {
+                tracing::warn!(
+                    partitions = left,
+                    "commit on stop failed; records processed since the last commit will be delivered again"
+                );
+            } else if pending > 0 {
+                tracing::info!(partitions = pending, "processed offsets committed on stop");
+            }
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         self.consumer.close(remaining).await;
@@ -486,7 +516,9 @@ impl Worker {
                     }
                 }
             }
-            Err(error) => tracing::warn!(%error, "commit failed; will retry"),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "commit failed; will retry");
+            }
         }
     }
 
@@ -507,13 +539,13 @@ impl Worker {
             };
             failures = failures.saturating_add(1);
             if let Some(wait) = self.error_handler.next_delay(&error, failures) {
-                tracing::debug!(partition = %record.topic_partition(), offset = record.offset, attempt = failures, %error, "listener failed; retrying");
+                tracing::warn!(partition = %record.topic_partition(), offset = record.offset, attempt = failures, retry_in = ?wait, error = %error_chain(&*error), "listener failed; retrying");
                 if self.pause(wait).await {
                     return Outcome::Interrupted;
                 }
                 continue;
             }
-            tracing::debug!(partition = %record.topic_partition(), offset = record.offset, attempts = failures, %error, "listener failed; recovering");
+            tracing::warn!(partition = %record.topic_partition(), offset = record.offset, attempts = failures, error = %error_chain(&*error), "listener failed; recovering");
             return match self
                 .error_handler
                 .recoverer()
@@ -524,7 +556,7 @@ impl Worker {
                 // (Spring's `ackAfterHandle`).
                 Ok(()) => Outcome::Done { committable: true },
                 Err(recover_error) => {
-                    tracing::warn!(partition = %record.topic_partition(), offset = record.offset, error = %recover_error, "recoverer failed; the record will be delivered again");
+                    tracing::warn!(partition = %record.topic_partition(), offset = record.offset, error = %error_chain(&*recover_error), "recoverer failed; the record will be delivered again");
                     Outcome::Redeliver
                 }
             };
@@ -547,5 +579,46 @@ fn invoke(
             Err(error) if error.is_panic() => Err(format!("listener panicked: {error}").into()),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error, bool);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            if self.1 {
+                write!(f, "error sending request: {}", self.0)
+            } else {
+                f.write_str("error sending request")
+            }
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn error_chains_name_the_cause_once() {
+        let refused =
+            || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert_eq!(
+            error_chain(&Outer(refused(), false)),
+            "error sending request: connection refused"
+        );
+        // A message that already quotes its cause does not repeat it.
+        assert_eq!(
+            error_chain(&Outer(refused(), true)),
+            "error sending request: connection refused"
+        );
+        let boxed: ListenerError = "plain".into();
+        assert_eq!(error_chain(&*boxed), "plain");
     }
 }
