@@ -36,6 +36,29 @@ pub const CONFIG_ENV: &str = "FERROKAFKA_CONFIG";
 /// The prefix of every override variable.
 const ENV_PREFIX: &str = "FERROKAFKA_";
 
+/// The producer properties the services start from (the sample files'
+/// values; `[producer]` overrides each): timeouts fit for an HTTP request's
+/// life, so that a request to a dead cluster is answered (503) within
+/// seconds rather than after the Java defaults' two minutes. A record
+/// whose topic's metadata cannot be had fails after `max.block.ms`; one
+/// that cannot be delivered after `delivery.timeout.ms`.
+pub const DEFAULT_PRODUCER_PROPERTIES: [(&str, &str); 6] = [
+    ("acks", "all"),
+    ("linger.ms", "5"),
+    ("compression.type", "none"),
+    ("request.timeout.ms", "3000"),
+    ("delivery.timeout.ms", "8000"),
+    ("max.block.ms", "5000"),
+];
+
+/// The consumer properties the services start from (`[consumer]`
+/// overrides each): a listener started after the first records still
+/// sees them.
+pub const DEFAULT_CONSUMER_PROPERTIES: [(&str, &str); 2] = [
+    ("auto.offset.reset", "earliest"),
+    ("max.poll.records", "100"),
+];
+
 /// How `/send` values are written (`value_serializer`); Spring's
 /// `StringSerializer` and `JsonSerializer`. Orders are always JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -335,13 +358,13 @@ impl ServiceConfig {
         ])?)
     }
 
-    /// The producer settings: the `[producer]` properties, then
-    /// `bootstrap.servers` and `client.id` from the top level.
+    /// The producer settings: [`DEFAULT_PRODUCER_PROPERTIES`], the
+    /// `[producer]` properties, then `bootstrap.servers` and `client.id`
+    /// from the top level.
     pub fn producer_config(&self) -> Result<ProducerConfig> {
-        let properties = self
-            .producer
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        let properties = DEFAULT_PRODUCER_PROPERTIES
+            .into_iter()
+            .chain(self.producer.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .chain([
                 ("bootstrap.servers", self.bootstrap()?),
                 ("client.id", self.client_id.as_str()),
@@ -349,12 +372,11 @@ impl ServiceConfig {
         Ok(ProducerConfig::from_properties(properties)?)
     }
 
-    /// The settings of a consumer in `group`: `auto.offset.reset=earliest`
-    /// (so a listener started after the first records still sees them),
-    /// the `[consumer]` properties, then `bootstrap.servers`, `client.id`
-    /// and `group.id`.
+    /// The settings of a consumer in `group`:
+    /// [`DEFAULT_CONSUMER_PROPERTIES`], the `[consumer]` properties, then
+    /// `bootstrap.servers`, `client.id` and `group.id`.
     pub fn consumer_config(&self, group: &str) -> Result<ConsumerConfig> {
-        let properties = [("auto.offset.reset", "earliest")]
+        let properties = DEFAULT_CONSUMER_PROPERTIES
             .into_iter()
             .chain(self.consumer.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .chain([
@@ -441,6 +463,45 @@ mod tests {
             .apply_env([("FERROKAFKA_VALUE_SERIALIZER", "avro")])
             .unwrap_err();
         assert!(err.to_string().contains("avro"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_the_sample_files_values() {
+        let config = ServiceConfig {
+            bootstrap_servers: Some("localhost:9092".into()),
+            ..Default::default()
+        };
+        let producer = config.producer_config().unwrap();
+        assert_eq!(producer.delivery_timeout, Duration::from_secs(8));
+        for file in ["producer-service.toml", "consumer-service.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config")
+                .join(file);
+            let mut sample = ServiceConfig::from_file(&path).unwrap();
+            sample.bootstrap_servers = Some("localhost:9092".into());
+            sample.client_id = config.client_id.clone();
+            assert_eq!(
+                format!("{:?}", sample.producer_config().unwrap()),
+                format!("{:?}", config.producer_config().unwrap()),
+                "{file}"
+            );
+            for (name, value) in &sample.producer {
+                let default = DEFAULT_PRODUCER_PROPERTIES.iter().find(|(n, _)| n == name);
+                assert_eq!(
+                    default.map(|(_, v)| *v),
+                    Some(value.as_str()),
+                    "{file}: {name}"
+                );
+            }
+            for (name, value) in &sample.consumer {
+                let default = DEFAULT_CONSUMER_PROPERTIES.iter().find(|(n, _)| n == name);
+                assert_eq!(
+                    default.map(|(_, v)| *v),
+                    Some(value.as_str()),
+                    "{file}: {name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -13,12 +13,19 @@
 //! every container, and returns a [`ConsumerServiceHandle`] whose
 //! [`ConsumedLog`] records what each listener processed (tests wait on
 //! it); [`ConsumerServiceHandle::stop`] stops the containers, which finish
-//! their records in flight, commit and leave their groups.
+//! their records in flight, commit and leave their groups, and then asks
+//! the cluster whether they did ([`StopReport`]). While the service runs, a
+//! [`ClusterWatch`] logs a WARN when the cluster stops answering and an INFO
+//! when it is back.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrokafka_admin::NewTopic;
+use ferrokafka_admin::{
+    Admin, DescribeConsumerGroupsOptions, ListConsumerGroupOffsetsOptions, NewTopic,
+};
+use ferrokafka_client::ClientConfig;
 use ferrokafka_consumer::{StringDeserializer, TopicPartition, TypedRecord};
 use ferrokafka_listener::{
     AckMode, DeadLetterRecoverer, DefaultErrorHandler, FixedBackOff, ListenerContainer,
@@ -31,6 +38,8 @@ use tokio::time::Instant;
 use crate::cluster::ensure_topics;
 use crate::config::ServiceConfig;
 use crate::error::{ExampleError, Result};
+use crate::health::{ClusterState, ClusterWatch, PROBE_INTERVAL};
+use crate::logfmt::{error_chain, show_text};
 use crate::order::Order;
 
 /// The logging listeners: (group, topics).
@@ -153,7 +162,54 @@ pub struct ConsumerServiceHandle {
     containers: Vec<(String, ListenerContainer)>,
     dead_letters: Producer,
     log: ConsumedLog,
+    client_config: ClientConfig,
+    cluster: Option<ClusterWatch>,
 }
+
+/// What a stop achieved, as the cluster tells it afterwards: whether each
+/// group's processed records are committed and whether its members left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReport {
+    /// Every group committed what it processed and has no members left.
+    Clean {
+        /// The groups checked.
+        groups: usize,
+    },
+    /// Some group did not commit or did not leave; each line says which.
+    Incomplete(Vec<String>),
+    /// The cluster could not be asked (it is unreachable, say).
+    Unknown(String),
+}
+
+impl StopReport {
+    /// Whether everything was committed and every group left.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, StopReport::Clean { .. })
+    }
+}
+
+impl std::fmt::Display for StopReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReport::Clean { groups } => write!(
+                f,
+                "offsets committed and groups left ({groups} groups, checked with the cluster)"
+            ),
+            StopReport::Incomplete(problems) => write!(
+                f,
+                "NOT everything committed or left: {}; records processed but not committed will be delivered again",
+                problems.join("; ")
+            ),
+            StopReport::Unknown(why) => write!(
+                f,
+                "could not check the commits and the groups' departure with the cluster ({why}); records processed but not committed will be delivered again"
+            ),
+        }
+    }
+}
+
+/// How long the check after a stop may take.
+const STOP_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl ConsumerServiceHandle {
     /// What the listeners processed so far.
@@ -199,16 +255,115 @@ impl ConsumerServiceHandle {
         }
     }
 
+    /// The cluster watch, if the service has one.
+    pub fn cluster(&self) -> Option<&ClusterWatch> {
+        self.cluster.as_ref()
+    }
+
     /// Stops every container (each finishes its records in flight, commits
-    /// and leaves its group) within `timeout` each, then closes the
-    /// dead-letter producer.
-    pub async fn stop(self, timeout: Duration) {
+    /// and leaves its group) within `timeout` each, closes the dead-letter
+    /// producer, then asks the cluster whether each group committed what
+    /// it processed and left, and says so.
+    pub async fn stop(self, timeout: Duration) -> StopReport {
+        let groups = self.groups();
         let stops = self
             .containers
             .into_iter()
             .map(|(_, container)| async move { container.stop(timeout).await });
         futures_join_all(stops).await;
         self.dead_letters.close(timeout).await;
+        drop(self.cluster);
+        // What each group processed: the offset after its last record of
+        // each partition (recovered records, which are committed too, may
+        // take a group further).
+        let mut processed: BTreeMap<(String, String, i32), i64> = BTreeMap::new();
+        for entry in self.log.snapshot() {
+            let next = entry.offset.saturating_add(1);
+            let slot = processed
+                .entry((entry.group, entry.topic, entry.partition))
+                .or_insert(next);
+            *slot = (*slot).max(next);
+        }
+        match tokio::time::timeout(
+            STOP_CHECK_TIMEOUT,
+            check_stopped(self.client_config, &groups, &processed),
+        )
+        .await
+        {
+            Ok(report) => report,
+            Err(_) => StopReport::Unknown(format!("no answer within {STOP_CHECK_TIMEOUT:?}")),
+        }
+    }
+}
+
+/// Asks the cluster whether `groups` have no members and committed at
+/// least `processed`.
+async fn check_stopped(
+    config: ClientConfig,
+    groups: &[String],
+    processed: &BTreeMap<(String, String, i32), i64>,
+) -> StopReport {
+    let admin = match Admin::connect(config).await {
+        Ok(admin) => admin,
+        Err(error) => return StopReport::Unknown(error_chain(&error)),
+    };
+    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let options = DescribeConsumerGroupsOptions::default().timeout(STOP_CHECK_TIMEOUT);
+    let described = match admin.describe_consumer_groups(&names, options).await {
+        Ok(described) => described,
+        Err(error) => {
+            admin.close();
+            return StopReport::Unknown(error_chain(&error));
+        }
+    };
+    let mut problems = Vec::new();
+    for (group, description) in described {
+        match description {
+            Ok(d) if !d.members.is_empty() => problems.push(format!(
+                "{group} still lists {} member(s) (ours did not leave, or another instance runs)",
+                d.members.len()
+            )),
+            Ok(_) => {}
+            Err(error) => problems.push(format!("{group}: {}", error_chain(&error))),
+        }
+        let options = ListConsumerGroupOffsetsOptions {
+            timeout: STOP_CHECK_TIMEOUT,
+            ..Default::default()
+        };
+        let committed = match admin.list_consumer_group_offsets(&group, options).await {
+            Ok(committed) => committed,
+            Err(error) => {
+                problems.push(format!(
+                    "{group}: committed offsets unknown ({})",
+                    error_chain(&error)
+                ));
+                continue;
+            }
+        };
+        for ((g, topic, partition), next) in processed {
+            if *g != group {
+                continue;
+            }
+            let at = committed
+                .iter()
+                .find(|c| c.topic == *topic && c.partition == *partition)
+                .map(|c| c.offset);
+            if at.is_none_or(|at| at < *next) {
+                problems.push(format!(
+                    "{group} processed {topic}-{partition} up to offset {} but committed {}",
+                    next - 1,
+                    at.map_or("nothing".to_owned(), |o| o.to_string())
+                ));
+            }
+        }
+    }
+    admin.close();
+    if problems.is_empty() {
+        StopReport::Clean {
+            groups: groups.len(),
+        }
+    } else {
+        StopReport::Incomplete(problems)
     }
 }
 
@@ -259,12 +414,18 @@ pub async fn start(config: &ServiceConfig) -> Result<ConsumerServiceHandle> {
 
     let log = ConsumedLog::default();
     let dead_letters = Producer::connect(config.producer_config()?).await?;
+    let cluster = ClusterWatch::start(config.client_config()?, PROBE_INTERVAL).await?;
+    if let ClusterState::Down { error } = cluster.state() {
+        tracing::warn!(%error, "the Kafka cluster is unreachable");
+    }
     let mut containers = Vec::new();
     let started = start_containers(config, &log, &dead_letters, &mut containers).await;
     let handle = ConsumerServiceHandle {
         containers,
         dead_letters,
         log,
+        client_config: config.client_config()?,
+        cluster: Some(cluster),
     };
     match started {
         Ok(()) => Ok(handle),
@@ -298,8 +459,8 @@ async fn start_containers(
                         topic = %record.topic,
                         partition = record.partition,
                         offset = record.offset,
-                        key = record.key.as_deref().unwrap_or("null"),
-                        value = record.value.as_deref().unwrap_or("null"),
+                        key = %show_text(record.key.as_deref()),
+                        value = %show_text(record.value.as_deref()),
                         "consumed"
                     );
                     log.push(Consumed {
@@ -371,7 +532,14 @@ fn relay_listener(
             let log = log.clone();
             async move {
                 if let Some(url) = &webhook {
-                    let response = http.post(url).json(&record.value).send().await?;
+                    // The error with its causes ("connection refused"), in
+                    // the log and in the dead letter's exception header.
+                    let response = http
+                        .post(url)
+                        .json(&record.value)
+                        .send()
+                        .await
+                        .map_err(|e| ListenerError::from(error_chain(&e)))?;
                     let status = response.status();
                     if !status.is_success() {
                         tracing::warn!(order = %record.value.id, %status, "webhook refused the order");
@@ -383,6 +551,7 @@ fn relay_listener(
                 tracing::info!(
                     group = RELAY_GROUP,
                     order = %record.value.id,
+                    key = %show_text(record.key.as_deref()),
                     offset = record.offset,
                     webhook = webhook.as_deref().unwrap_or("(none)"),
                     "order relayed"
@@ -402,13 +571,13 @@ fn relay_listener(
     ))
 }
 
-/// Runs the service until `shutdown` completes, then stops it.
-pub async fn run<F>(config: &ServiceConfig, shutdown: F) -> Result<()>
+/// Runs the service until `shutdown` completes, then stops it; returns
+/// what the stop achieved.
+pub async fn run<F>(config: &ServiceConfig, shutdown: F) -> Result<StopReport>
 where
     F: std::future::Future<Output = ()>,
 {
     let service = start(config).await?;
     shutdown.await;
-    service.stop(Duration::from_secs(30)).await;
-    Ok(())
+    Ok(service.stop(Duration::from_secs(30)).await)
 }

@@ -12,6 +12,9 @@ pub enum ExampleError {
     /// A socket or file could not be used.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// An address to listen on is taken by another process.
+    #[error("address in use: {0}")]
+    AddressInUse(String),
     /// The embedded broker did not start.
     #[error("embedded broker: {0}")]
     Broker(#[from] ferrokafka_broker::BrokerError),

@@ -10,7 +10,10 @@
 //!   webhook with retries and a dead-letter topic.
 //! - [`config`]: the services' TOML file and environment overrides;
 //!   [`cluster`]: the embedded broker and topic creation they share;
-//!   [`order`]: the JSON order; [`error`]: the error type.
+//!   [`health`]: the cluster watch behind `/health` and the log's
+//!   "unreachable"/"reachable again"; [`logfmt`]: how errors, keys and
+//!   values are written to the log; [`order`]: the JSON order; [`error`]:
+//!   the error type.
 //!
 //! The snippets of the README's tour of the crates are below, compiled as
 //! doc tests so that they cannot rot.
@@ -196,6 +199,8 @@ pub mod cluster;
 pub mod config;
 pub mod consumer_service;
 pub mod error;
+pub mod health;
+pub mod logfmt;
 pub mod order;
 pub mod producer_service;
 pub mod quickstart;
@@ -232,12 +237,15 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Logs to stderr with `RUST_LOG` (default `info`), for the binaries.
+/// Logs to stderr with `RUST_LOG` (default `info`), for the binaries; in
+/// colour only when stderr is a terminal (no escape codes in a file).
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

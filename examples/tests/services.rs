@@ -176,7 +176,15 @@ async fn records_reach_the_right_listeners_and_shutdown_commits() {
     assert!(entries.iter().all(|c| c.key.as_deref() == Some("k")));
 
     producer.stop().await.unwrap();
-    consumers.stop(Duration::from_secs(10)).await;
+    // The stop checks with the cluster, and says so.
+    let report = consumers.stop(Duration::from_secs(10)).await;
+    assert!(report.is_clean(), "{report}");
+    assert!(
+        report
+            .to_string()
+            .starts_with("offsets committed and groups left"),
+        "{report}"
+    );
 
     // After the stop, every group's committed offsets are the log ends.
     let bootstrap = config.bootstrap_servers.clone().unwrap();
@@ -377,6 +385,8 @@ async fn health_and_bad_requests() {
     }
     let missing = http.get(format!("{base}/nowhere")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    let error: Value = missing.json().await.unwrap();
+    assert!(error["error"].is_string(), "{error}");
 
     // Nothing reached Kafka.
     assert_eq!(broker.offsets("kafka-market", 0), None);

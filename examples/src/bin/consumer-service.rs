@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use ferrokafka_examples::cluster::{exit_code, start_service};
+use ferrokafka_examples::cluster::{ClusterSource, exit_code, start_service};
 use ferrokafka_examples::{consumer_service, shutdown_signal};
 
 /// Listener containers per group and topic, and an order relay to a webhook.
@@ -27,7 +28,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ferrokafka_examples::Result<()> {
-    let (config, broker) = start_service(args.config.as_deref(), "producer service").await?;
+    let (config, source) = start_service(args.config.as_deref(), "producer service").await?;
+    let service = consumer_service::start(&config).await?;
     match &config.webhook_url {
         Some(url) => println!("Orders from '{}' are POSTed to {url}.", config.orders_topic),
         None => println!(
@@ -36,10 +38,11 @@ async fn run(args: Args) -> ferrokafka_examples::Result<()> {
         ),
     }
     println!("consumer-service running (Ctrl-C to stop); set RUST_LOG=debug for more detail.");
-    let result = consumer_service::run(&config, shutdown_signal()).await;
-    if let Some(broker) = broker {
+    shutdown_signal().await;
+    let report = service.stop(Duration::from_secs(30)).await;
+    if let ClusterSource::Embedded(broker) = source {
         broker.shutdown().await;
     }
-    println!("consumer-service stopped (offsets committed, groups left).");
-    result
+    println!("consumer-service stopped: {report}.");
+    Ok(())
 }

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ferrokafka_examples::cluster::{exit_code, start_service};
-use ferrokafka_examples::{producer_service, shutdown_signal};
+use ferrokafka_examples::cluster::{ClusterSource, exit_code, start_service};
+use ferrokafka_examples::producer_service::{self, ProducerApp};
+use ferrokafka_examples::shutdown_signal;
 
 /// An HTTP service that publishes to Kafka: GET /send, POST /orders/purchase, GET /health.
 #[derive(Debug, Parser)]
@@ -27,25 +28,28 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ferrokafka_examples::Result<()> {
-    let (config, broker) = start_service(args.config.as_deref(), "consumer service").await?;
-    let listener = tokio::net::TcpListener::bind(&config.http_addr)
-        .await
-        .map_err(|e| {
-            ferrokafka_examples::ExampleError::Config(format!(
-                "cannot listen on {}: {e}",
-                config.http_addr
-            ))
-        })?;
+    let (config, source) = start_service(args.config.as_deref(), "consumer service").await?;
+    // The port first (a clash fails at once), then the producer; "listening"
+    // only once both are ready.
+    let listener = producer_service::bind(&config.http_addr).await?;
+    let app = ProducerApp::connect(&config).await?;
     let address = listener.local_addr()?;
     println!("producer-service listening on http://{address}  (Ctrl-C to stop)");
     println!("  curl 'http://{address}/send?topic=topic1&key=k&message=hi'");
     println!(
         "  curl -X POST http://{address}/orders/purchase -H 'content-type: application/json' \\\n       -d '{{\"id\":\"order-1\",\"product\":\"apples\",\"quantity\":3,\"price\":1.25,\"customer\":\"ada\"}}'"
     );
-    let result = producer_service::run(&config, listener, shutdown_signal()).await;
-    if let Some(broker) = broker {
+    let served = producer_service::serve(
+        listener,
+        producer_service::router(app.clone()),
+        shutdown_signal(),
+    )
+    .await;
+    app.close().await;
+    if let ClusterSource::Embedded(broker) = source {
         broker.shutdown().await;
     }
-    println!("producer-service stopped (producer flushed and closed).");
-    result
+    served?;
+    println!("producer-service stopped (requests in flight answered, producer closed).");
+    Ok(())
 }
