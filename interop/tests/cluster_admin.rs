@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 
 use ferrokafka_admin::{
     AclOperation, AdminError, AlterConfigOp, AlterConfigsOptions, AlterConsumerGroupOffsetsOptions,
-    ConfigEntry, ConfigResource, ConfigSource, ConsumerGroupLagOptions, CreatePartitionsOptions,
-    CreateTopicsOptions, DeleteConsumerGroupOffsetsOptions, DeleteConsumerGroupsOptions,
-    DeleteRecordsOptions, DeleteTopicsOptions, DescribeClusterOptions, DescribeConfigsOptions,
-    DescribeConsumerGroupsOptions, DescribeTopicsOptions, GroupState,
+    ConfigEntry, ConfigResource, ConfigSource, ConfigType, ConsumerGroupLagOptions,
+    CreatePartitionsOptions, CreateTopicsOptions, DeleteConsumerGroupOffsetsOptions,
+    DeleteConsumerGroupsOptions, DeleteRecordsOptions, DeleteTopicsOptions, DescribeClusterOptions,
+    DescribeConfigsOptions, DescribeConsumerGroupsOptions, DescribeTopicsOptions, GroupState,
     ListConsumerGroupOffsetsOptions, ListConsumerGroupsOptions, ListOffsetsOptions,
     ListTopicsOptions, NewPartitions, NewTopic, OffsetSpec,
 };
@@ -391,6 +391,42 @@ async fn configs_describe_and_alter() {
     assert!(
         broker_entries.iter().any(|e| e.name == "num.partitions"),
         "broker configs: {broker_entries:?}"
+    );
+    // Kafka's defaults are DEFAULT_CONFIG (read-only unless dynamically
+    // alterable); what the node was started with is STATIC_BROKER_CONFIG.
+    let max = entry(broker_entries, "message.max.bytes");
+    assert_eq!(
+        (
+            max.value.as_deref(),
+            max.source,
+            max.read_only,
+            max.config_type
+        ),
+        (
+            Some("1048588"),
+            ConfigSource::Default,
+            false,
+            ConfigType::Int
+        ),
+        "{max:?}"
+    );
+    let socket = entry(broker_entries, "socket.request.max.bytes");
+    assert_eq!(
+        (socket.value.as_deref(), socket.source, socket.read_only),
+        (Some("104857600"), ConfigSource::Default, true),
+        "{socket:?}"
+    );
+    let dirs = entry(broker_entries, "log.dirs");
+    assert_eq!(
+        (dirs.source, dirs.read_only, dirs.config_type),
+        (ConfigSource::StaticBroker, true, ConfigType::List),
+        "{dirs:?}"
+    );
+    let id = entry(broker_entries, "broker.id");
+    assert_eq!(id.value, Some(broker.to_string()));
+    assert_eq!(
+        (id.source, id.read_only),
+        (ConfigSource::StaticBroker, true)
     );
 
     // A broker's loggers (Kafka lists each logger's level; `root` is

@@ -53,50 +53,74 @@ struct Entry {
 
 fn broker_entries(cluster: &Cluster, node: i32) -> Vec<Entry> {
     let config = &cluster.config;
-    let entry =
-        |name: &str, value: String, config_type: ConfigType, documentation: &'static str| Entry {
-            name: name.to_owned(),
-            value,
-            source: SOURCE_STATIC_BROKER,
-            read_only: true,
-            config_type,
-            documentation,
-            default: None,
-        };
+    // As Kafka reports a broker config: DEFAULT_CONFIG while the value is
+    // Kafka's default (`kafka_default`), STATIC_BROKER_CONFIG otherwise
+    // (the bundled broker's settings play server.properties); read-only
+    // unless Kafka can change it dynamically.
+    let entry = |name: &str,
+                 value: String,
+                 kafka_default: Option<&str>,
+                 read_only: bool,
+                 config_type: ConfigType,
+                 documentation: &'static str| Entry {
+        name: name.to_owned(),
+        source: if kafka_default == Some(value.as_str()) {
+            SOURCE_DEFAULT
+        } else {
+            SOURCE_STATIC_BROKER
+        },
+        value,
+        read_only,
+        config_type,
+        documentation,
+        default: kafka_default.map(str::to_owned),
+    };
     vec![
         entry(
             "auto.create.topics.enable",
             config.auto_create_topics.to_string(),
+            Some("true"),
+            true,
             ConfigType::Boolean,
             "Create topics on first use.",
         ),
         entry(
             "broker.id",
             node.to_string(),
+            None,
+            true,
             ConfigType::Int,
             "This broker's id.",
         ),
         entry(
             "default.replication.factor",
             config.default_replication_factor.to_string(),
+            Some("1"),
+            true,
             ConfigType::Int,
             "Replication factor of auto-created topics.",
         ),
         entry(
             "group.initial.rebalance.delay.ms",
             config.group_initial_rebalance_delay_ms.to_string(),
+            Some("3000"),
+            true,
             ConfigType::Int,
             "Delay before the first rebalance of a group.",
         ),
         entry(
             "group.max.session.timeout.ms",
             config.group_max_session_timeout_ms.to_string(),
+            Some("1800000"),
+            true,
             ConfigType::Int,
             "Largest session timeout allowed.",
         ),
         entry(
             "group.min.session.timeout.ms",
             config.group_min_session_timeout_ms.to_string(),
+            Some("6000"),
+            true,
             ConfigType::Int,
             "Smallest session timeout allowed.",
         ),
@@ -107,30 +131,40 @@ fn broker_entries(cluster: &Cluster, node: i32) -> Vec<Entry> {
                 .as_ref()
                 .map(|d| d.display().to_string())
                 .unwrap_or_default(),
-            ConfigType::String,
+            None,
+            true,
+            ConfigType::List,
             "Where logs are kept (empty: memory).",
         ),
         entry(
             "log.retention.hours",
             "168".to_owned(),
+            Some("168"),
+            true,
             ConfigType::Int,
             "Default retention of topics.",
         ),
         entry(
             "message.max.bytes",
             "1048588".to_owned(),
+            Some("1048588"),
+            false,
             ConfigType::Int,
             "Default max.message.bytes of topics.",
         ),
         entry(
             "num.partitions",
             config.default_partitions.to_string(),
+            Some("1"),
+            true,
             ConfigType::Int,
             "Partitions of auto-created topics.",
         ),
         entry(
             "socket.request.max.bytes",
             config.max_frame_size.to_string(),
+            Some("104857600"),
+            true,
             ConfigType::Int,
             "Largest request accepted.",
         ),
