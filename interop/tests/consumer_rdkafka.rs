@@ -225,7 +225,13 @@ async fn mixed_group_splits_and_consumes_exactly_once(strategy: AssignmentStrate
     let group = format!("mixed-group-{}", strategy.name());
     broker.create_topic(&topic, PARTITIONS).unwrap();
 
-    let stop = Arc::new(AtomicBool::new(false));
+    // One stop flag per member: the ferrokafka member stops (without
+    // leaving) before librdkafka's leaves the group, so that neither sees
+    // the other's departure as a rebalance while its last assignment is
+    // noted (under load, a poll still running when librdkafka left rejoined
+    // and took every partition: "the split changed").
+    let stop_fk = Arc::new(AtomicBool::new(false));
+    let stop_rdk = Arc::new(AtomicBool::new(false));
     let fk = Arc::new(Member::default());
     let rdk = Arc::new(Member::default());
     let protocol = Arc::new(Mutex::new(None));
@@ -237,12 +243,12 @@ async fn mixed_group_splits_and_consumes_exactly_once(strategy: AssignmentStrate
             fk_consumer,
             topic.clone(),
             Arc::clone(&fk),
-            Arc::clone(&stop),
+            Arc::clone(&stop_fk),
         ))
     };
     let start_rdk = || {
         let consumer = rdk_consumer(&bootstrap, &group, strategy.name());
-        let (topic, rdk, stop) = (topic.clone(), Arc::clone(&rdk), Arc::clone(&stop));
+        let (topic, rdk, stop) = (topic.clone(), Arc::clone(&rdk), Arc::clone(&stop_rdk));
         let protocol = Arc::clone(&protocol);
         tokio::task::spawn_blocking(move || {
             run_rdk_member(consumer, &topic, &rdk, &stop, &protocol);
@@ -331,8 +337,9 @@ async fn mixed_group_splits_and_consumes_exactly_once(strategy: AssignmentStrate
         committed.values().sum::<i64>() == i64::try_from(count).unwrap()
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
+    stop_fk.store(true, Ordering::Relaxed);
     let mut fk_consumer = fk_task.await.unwrap();
+    stop_rdk.store(true, Ordering::Relaxed);
     rdk_task.await.unwrap();
 
     assert!(split(), "the split changed while consuming");
