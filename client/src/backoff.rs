@@ -97,10 +97,6 @@ pub struct ExponentialBackOff {
     pub jitter: f64,
 }
 
-/// The Java client's spelling of [`ExponentialBackOff`] (the same type):
-/// the producer's and the cluster core's reconnects and retries name it so.
-pub type ExponentialBackoff = ExponentialBackOff;
-
 impl ExponentialBackOff {
     /// The clients' schedule (Java's `retry.backoff.ms` /
     /// `reconnect.backoff.ms`): `initial`, doubling, capped at `max` (raised

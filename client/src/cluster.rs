@@ -18,7 +18,7 @@ use ferrokafka_protocol::generated::metadata_request::MetadataRequestTopic;
 use ferrokafka_protocol::generated::{MetadataRequest, MetadataResponse};
 use ferrokafka_protocol::{ApiKey, ErrorCode, Request};
 
-use crate::backoff::{ExponentialBackoff, XorShift};
+use crate::backoff::{ExponentialBackOff, XorShift};
 use crate::config::ClientConfig;
 use crate::connection::{BrokerConnection, ConnectOptions, Connector, TcpConnector};
 use crate::error::{Error, Result};
@@ -383,7 +383,7 @@ impl Client {
             }
         }
         let config = &self.inner.config;
-        let connect_timeout = ExponentialBackoff::new(
+        let connect_timeout = ExponentialBackOff::new(
             config.socket_connection_setup_timeout,
             config.socket_connection_setup_timeout_max,
         )
@@ -418,7 +418,7 @@ impl Client {
             }
             Err(e) => {
                 let backoff =
-                    ExponentialBackoff::new(config.reconnect_backoff, config.reconnect_backoff_max);
+                    ExponentialBackOff::new(config.reconnect_backoff, config.reconnect_backoff_max);
                 let wait = match self.inner.rng.lock() {
                     Ok(mut rng) => backoff.backoff(slot.failures, &mut *rng),
                     Err(_) => backoff.base(slot.failures),
@@ -632,7 +632,7 @@ impl Client {
         response_error: impl Fn(&R::Response) -> Option<ErrorCode>,
     ) -> Result<R::Response> {
         let deadline = Instant::now() + timeout;
-        let backoff = ExponentialBackoff::new(
+        let backoff = ExponentialBackOff::new(
             self.inner.config.retry_backoff,
             self.inner.config.retry_backoff_max,
         );

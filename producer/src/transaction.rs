@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use ferrokafka_client::ConsumerGroupMetadata;
-use ferrokafka_client::backoff::{ExponentialBackoff, XorShift};
+use ferrokafka_client::backoff::{ExponentialBackOff, XorShift};
 use ferrokafka_client::{Client, CoordinatorType, RetryAction, classify};
 use ferrokafka_protocol::codec::Request;
 use ferrokafka_protocol::generated::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
@@ -788,7 +788,7 @@ async fn to_coordinator<R: Request>(
 ) -> Result<R::Response> {
     let deadline = Instant::now() + timeout;
     let config = client.config();
-    let backoff = ExponentialBackoff::new(config.retry_backoff, config.retry_backoff_max);
+    let backoff = ExponentialBackOff::new(config.retry_backoff, config.retry_backoff_max);
     let mut rng = XorShift::from_entropy();
     let mut attempt = 0u32;
     loop {

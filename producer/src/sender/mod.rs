@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrokafka_client::Client;
-use ferrokafka_client::backoff::{ExponentialBackoff, XorShift};
+use ferrokafka_client::backoff::{ExponentialBackOff, XorShift};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -121,7 +121,7 @@ pub(crate) struct Sender {
     refresh: Option<BoxFuture<()>>,
     refresh_wanted: bool,
     refresh_not_before: Option<Instant>,
-    backoff: ExponentialBackoff,
+    backoff: ExponentialBackOff,
     rng: XorShift,
     /// The transaction state of a transactional producer.
     txn: Option<Arc<TransactionManager>>,
@@ -150,7 +150,7 @@ impl Sender {
     ) -> Self {
         let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
         let backoff =
-            ExponentialBackoff::new(config.client.retry_backoff, config.client.retry_backoff_max);
+            ExponentialBackOff::new(config.client.retry_backoff, config.client.retry_backoff_max);
         Sender {
             idempotent: config.idempotence_enabled(),
             client,
