@@ -76,8 +76,7 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// public type a Java user configures (`DefaultErrorHandler(recoverer, new
 /// ExponentialBackOff(...))`) and looks for here. The Java client's own
 /// `org.apache.kafka.common.utils.ExponentialBackoff` is internal: its users
-/// only ever set `retry.backoff.ms` and `reconnect.backoff.ms`. Its
-/// spelling survives as the alias [`ExponentialBackoff`].
+/// only ever set `retry.backoff.ms` and `reconnect.backoff.ms`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExponentialBackOff {
     /// The first wait (Spring's `initialInterval`; `retry.backoff.ms` or
@@ -200,7 +199,7 @@ mod tests {
 
     #[test]
     fn doubles_from_initial_and_stops_at_max() {
-        let b = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        let b = ExponentialBackOff::new(Duration::from_millis(100), Duration::from_millis(1000));
         let mid = &mut Fixed(0.5);
         let got: Vec<u128> = (0..6).map(|n| b.backoff(n, mid).as_millis()).collect();
         assert_eq!(got, vec![100, 200, 400, 800, 1000, 1000]);
@@ -209,7 +208,7 @@ mod tests {
 
     #[test]
     fn jitter_spreads_twenty_percent_each_way() {
-        let b = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        let b = ExponentialBackOff::new(Duration::from_millis(100), Duration::from_millis(1000));
         assert_eq!(b.backoff(0, &mut Fixed(0.0)).as_millis(), 80);
         assert_eq!(b.backoff(0, &mut Fixed(0.999_999)).as_millis(), 119);
         let mut rng = XorShift::new(42);
