@@ -76,7 +76,9 @@ import org.apache.kafka.common.utils.Utils;
  * {@code N passed, M failed}, and exits 0 only when nothing failed.
  *
  * <p>Usage: {@code java -jar ferrokafka-java-interop-jar-with-dependencies.jar HOST:PORT [scenario...]}
- * (no scenario names: run them all).
+ * (no scenario names: run them all). {@code produce-json ...} and
+ * {@code consume-json ...} as the first argument run {@link CrossClient}'s
+ * modes instead (interop/tests/cluster_java_cross.rs).
  */
 public final class JavaClientInterop {
 
@@ -100,6 +102,10 @@ public final class JavaClientInterop {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && (args[0].equals("produce-json") || args[0].equals("consume-json"))) {
+            // Not scenarios: the JSON modes of the cross-client test.
+            System.exit(CrossClient.run(args));
+        }
         if (args.length < 1) {
             System.err.println("usage: JavaClientInterop HOST:PORT [scenario...]");
             System.exit(2);
