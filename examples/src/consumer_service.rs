@@ -483,7 +483,6 @@ async fn start_containers(
             .start(listener)
             .await
             .map_err(|e| listener_error(&e))?;
-        tracing::info!(%group, ?topics, "listener container started");
         containers.push((group.to_owned(), container));
     }
 

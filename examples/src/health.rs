@@ -65,16 +65,17 @@ impl ClusterWatch {
     /// Connects an admin client with `config` and probes every `interval`;
     /// returns after the first probe (so [`ClusterWatch::state`] is known).
     pub async fn start(config: ClientConfig, interval: Duration) -> Result<ClusterWatch> {
+        let bootstrap = config.bootstrap_servers.clone();
         let admin = Admin::connect(config).await?;
         let (tx, rx) = watch::channel(ClusterState::Unknown);
-        let first = probe(&admin).await;
+        let first = probe(&admin, &bootstrap).await;
         tx.send_replace(first);
         let task = tokio::spawn(async move {
             let mut next = Instant::now() + interval;
             loop {
                 tokio::time::sleep_until(next).await;
                 next = Instant::now() + interval;
-                let now = probe(&admin).await;
+                let now = probe(&admin, &bootstrap).await;
                 let before = tx.send_replace(now.clone());
                 match (&before, &now) {
                     (ClusterState::Down { .. }, ClusterState::Up) => {
@@ -117,20 +118,34 @@ impl ClusterWatch {
     }
 }
 
-async fn probe(admin: &Admin) -> ClusterState {
+async fn probe(admin: &Admin, bootstrap: &[String]) -> ClusterState {
     let options = DescribeClusterOptions::default().timeout(PROBE_TIMEOUT);
-    match tokio::time::timeout(
+    let error = match tokio::time::timeout(
         PROBE_TIMEOUT + Duration::from_millis(500),
         admin.describe_cluster(options),
     )
     .await
     {
-        Ok(Ok(_)) => ClusterState::Up,
-        Ok(Err(error)) => ClusterState::Down {
-            error: error_chain(&error),
-        },
-        Err(_) => ClusterState::Down {
-            error: format!("no answer to DescribeCluster within {PROBE_TIMEOUT:?}"),
+        Ok(Ok(_)) => return ClusterState::Up,
+        Ok(Err(error)) => error_chain(&error),
+        Err(_) => format!("no answer to DescribeCluster within {PROBE_TIMEOUT:?}"),
+    };
+    // The admin client's retries end in a timeout; name what a connection
+    // to each bootstrap server meets ("Connection refused").
+    let mut causes = Vec::new();
+    for address in bootstrap {
+        let connect = tokio::net::TcpStream::connect(address.as_str());
+        match tokio::time::timeout(Duration::from_secs(1), connect).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => causes.push(format!("{address}: {e}")),
+            Err(_) => causes.push(format!("{address}: no TCP connection within 1s")),
+        }
+    }
+    ClusterState::Down {
+        error: if causes.is_empty() {
+            error
+        } else {
+            format!("{error} ({})", causes.join("; "))
         },
     }
 }

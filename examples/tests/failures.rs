@@ -85,7 +85,9 @@ async fn health_follows_the_cluster_down_and_back_up() {
     broker.stop_node(0).await.unwrap();
     let down = wait_health(&http, &base, 503).await;
     assert_eq!(down["status"], "DOWN", "{down}");
-    assert!(!down["error"].as_str().unwrap().is_empty(), "{down}");
+    // With the cause a user can act on.
+    let why = down["error"].as_str().unwrap().to_lowercase();
+    assert!(why.contains("refused"), "{down}");
 
     broker.restart_node(0).await.unwrap();
     let back = wait_health(&http, &base, 200).await;
