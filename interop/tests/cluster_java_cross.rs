@@ -169,11 +169,33 @@ async fn run_java(args: Vec<String>) -> Vec<Value> {
 
 /// Record `i` of a codec's run, as both producers send it (the Java side is
 /// `CrossClient.key/value/headers` and must stay the same).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 struct Expected {
     key: Option<Bytes>,
     value: Option<Bytes>,
     headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// Shows a large value by its length, first bytes and a checksum, so that a
+/// failure message stays readable.
+impl std::fmt::Debug for Expected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = self.value.as_ref().map(|v| {
+            if v.len() <= 200 {
+                format!("{v:?}")
+            } else {
+                let sum = v
+                    .iter()
+                    .fold(0u32, |sum, b| sum.rotate_left(5) ^ u32::from(*b));
+                format!("{} bytes {:?}... (checksum {sum:08x})", v.len(), &v[..64])
+            }
+        });
+        f.debug_struct("Expected")
+            .field("key", &self.key)
+            .field("value", &value)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 fn expected(codec: Compression, i: usize) -> Expected {
@@ -185,11 +207,19 @@ fn expected(codec: Compression, i: usize) -> Expected {
     } else {
         Some(Bytes::from(format!("user-{}", i % 13)))
     };
-    // Null, empty, text; every fourth ends in bytes that are not UTF-8.
+    // Null, empty, about 40 KB (more than batch.size: a batch of its own),
+    // text; every fourth text ends in bytes that are not UTF-8.
     let value = if i % 17 == 5 {
         None
     } else if i % 19 == 7 {
         Some(Bytes::new())
+    } else if i % 61 == 30 {
+        Some(
+            (0..40_000 + i)
+                .map(|j| ((j * 31 + i) ^ (j >> 7)) as u8)
+                .collect::<Vec<u8>>()
+                .into(),
+        )
     } else {
         let mut value = format!("{} record {i} {}", codec.name(), "x".repeat(i % 53)).into_bytes();
         if i.is_multiple_of(4) {

@@ -87,8 +87,9 @@ public final class CrossClient {
     }
 
     /**
-     * Null for one in seventeen, empty for one in nineteen, else text of a
-     * varying length, every fourth ending in bytes that are not UTF-8.
+     * Null for one in seventeen, empty for one in nineteen, about 40 KB
+     * (more than batch.size) for one in sixty-one, else text of a varying
+     * length, every fourth ending in bytes that are not UTF-8.
      */
     static byte[] value(String codec, int i) {
         if (i % 17 == 5) {
@@ -96,6 +97,13 @@ public final class CrossClient {
         }
         if (i % 19 == 7) {
             return new byte[0];
+        }
+        if (i % 61 == 30) {
+            byte[] large = new byte[40_000 + i];
+            for (int j = 0; j < large.length; j++) {
+                large[j] = (byte) ((j * 31 + i) ^ (j >> 7));
+            }
+            return large;
         }
         byte[] text = bytes(codec + " record " + i + " " + "x".repeat(i % 53));
         if (i % 4 != 0) {
