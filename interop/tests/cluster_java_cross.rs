@@ -180,19 +180,23 @@ struct Expected {
 /// failure message stays readable.
 impl std::fmt::Debug for Expected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = self.value.as_ref().map(|v| {
-            if v.len() <= 200 {
-                format!("{v:?}")
-            } else {
+        let value = match &self.value {
+            None => "None".to_owned(),
+            Some(v) if v.len() <= 200 => format!("Some({v:?})"),
+            Some(v) => {
                 let sum = v
                     .iter()
                     .fold(0u32, |sum, b| sum.rotate_left(5) ^ u32::from(*b));
-                format!("{} bytes {:?}... (checksum {sum:08x})", v.len(), &v[..64])
+                format!(
+                    "Some({} bytes {:?}... checksum {sum:08x})",
+                    v.len(),
+                    Bytes::copy_from_slice(&v[..64])
+                )
             }
-        });
+        };
         f.debug_struct("Expected")
             .field("key", &self.key)
-            .field("value", &value)
+            .field("value", &format_args!("{value}"))
             .field("headers", &self.headers)
             .finish()
     }
