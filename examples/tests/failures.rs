@@ -183,6 +183,25 @@ async fn every_http_error_is_json_with_its_status() {
         "{error}"
     );
 
+    // A 20 MB body sent as curl does (`Expect: 100-continue`): 413 naming
+    // the limit.
+    let (status, body) = raw_request(
+        producer.local_addr(),
+        "POST /orders/purchase HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: 20971520\r\nexpect: 100-continue\r\n\r\n",
+        20 << 20,
+    )
+    .await;
+    assert!(status.contains(" 413 "), "{status}");
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains(&ORDER_BODY_LIMIT.to_string()),
+        "{error}"
+    );
+
     // Unknown query parameters: 400 naming each.
     let response = http
         .get(format!("{base}/send?topic=t&message=m&colour=red&size=9"))
@@ -240,6 +259,63 @@ async fn every_http_error_is_json_with_its_status() {
     assert_eq!(broker.offsets("t", 0), None);
     producer.stop().await.unwrap();
     broker.shutdown().await;
+}
+
+/// Sends `head` as is, then `body_len` bytes in the background (as far as
+/// the server reads them), and reads the final answer's status line and
+/// body (by its content-length; a `100 Continue` skipped), within [`WAIT`].
+async fn raw_request(
+    address: std::net::SocketAddr,
+    head: &str,
+    body_len: usize,
+) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let sending = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < body_len {
+            let n = chunk.len().min(body_len - sent);
+            if writer.write_all(&chunk[..n]).await.is_err() {
+                break;
+            }
+            sent += n;
+        }
+    });
+    let read = async {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&buffer).into_owned();
+            if text.starts_with("HTTP/1.1 100") {
+                if let Some(end) = text.find("\r\n\r\n") {
+                    buffer.drain(..end + 4);
+                    continue;
+                }
+            } else if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if buffer.len() >= end + 4 + length {
+                    let status = text.lines().next().unwrap_or_default().to_owned();
+                    return (status, text[end + 4..end + 4 + length].to_owned());
+                }
+            }
+            let n = reader.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed after {text:?}");
+            buffer.extend_from_slice(&chunk[..n]);
+        }
+    };
+    let answer = tokio::time::timeout(WAIT, read).await.unwrap();
+    sending.abort();
+    answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
