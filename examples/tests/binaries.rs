@@ -129,3 +129,66 @@ async fn a_failed_start_claims_nothing() {
     );
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_retries_are_warnings_with_their_cause() {
+    use ferrokafka_producer::{Producer, ProducerConfig, ProducerRecord};
+
+    // A port nobody listens on: bound, then let go.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let broker = Broker::builder().start().await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_consumer-service"))
+        .env_remove("FERROKAFKA_CONFIG")
+        .env("FERROKAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers())
+        .env("FERROKAFKA_WEBHOOK_URL", format!("http://{closed}/orders"))
+        .env("FERROKAFKA_RETRY_INTERVAL_MS", "20")
+        .env("FERROKAFKA_RETRY_MAX_RETRIES", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let child = Killed(child);
+    wait_for(&stdout, "consumer-service running", "stdout").await;
+
+    let producer = Producer::connect(
+        ProducerConfig::from_properties([("bootstrap.servers", broker.bootstrap_servers())])
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let order = r#"{"id":"order-1","product":"apples","quantity":3,"price":1.25,"customer":"ada"}"#;
+    producer
+        .send(
+            ProducerRecord::new("kafka-market")
+                .key("order-1")
+                .value(order),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    producer.close(Duration::from_secs(5)).await;
+
+    wait_for(
+        &stderr,
+        "record published to the dead-letter topic",
+        "stderr",
+    )
+    .await;
+    let err = stderr.lock().unwrap().clone();
+    let retry = err
+        .lines()
+        .find(|l| l.contains("listener failed; retrying"))
+        .unwrap_or_else(|| panic!("no retry line in:\n{err}"));
+    assert!(retry.contains("WARN"), "{retry}");
+    assert!(retry.contains("error sending request"), "{retry}");
+    assert!(retry.to_lowercase().contains("refused"), "{retry}");
+    drop(child);
+    broker.shutdown().await;
+}
