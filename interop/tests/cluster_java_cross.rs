@@ -28,14 +28,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use ferrokafka_consumer::{IsolationLevel, TimestampType};
 use ferrokafka_interop::TestCluster;
+use ferrokafka_interop::java::{jar, java, spawn};
 use ferrokafka_producer::{Compression, Producer, ProducerRecord, partition_for_key};
 use serde_json::Value;
 
@@ -48,56 +48,6 @@ const JAVA_DEADLINE: Duration = Duration::from_secs(300);
 
 /// How long the ferrokafka producer may take to acknowledge a record.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(90);
-
-fn executable(variable: &str, default: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| default.to_owned())
-}
-
-fn spawn(command: &mut Command, what: &str) -> std::process::Child {
-    match command.spawn() {
-        Ok(child) => child,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => panic!(
-            "{what} is needed for the Java cross-client test and was not found \
-             ({:?}: {error}); install a JDK 17+ and Maven, or set FERROKAFKA_JAVA / \
-             FERROKAFKA_MVN",
-            command.get_program()
-        ),
-        Err(error) => panic!("starting {:?}: {error}", command.get_program()),
-    }
-}
-
-/// Builds `interop/java` once per test process and returns the runnable jar.
-fn jar() -> &'static Path {
-    static JAR: OnceLock<PathBuf> = OnceLock::new();
-    JAR.get_or_init(|| {
-        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("java");
-        let started = Instant::now();
-        let output = spawn(
-            Command::new(executable("FERROKAFKA_MVN", "mvn"))
-                .args(["-B", "-q", "-f"])
-                .arg(project.join("pom.xml"))
-                .arg("package")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-            "Maven (mvn)",
-        )
-        .wait_with_output()
-        .unwrap();
-        assert!(
-            output.status.success(),
-            "mvn package failed ({}):\n{}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        println!("mvn package took {:.1?}", started.elapsed());
-        let jar = project
-            .join("target")
-            .join("ferrokafka-java-interop-jar-with-dependencies.jar");
-        assert!(jar.is_file(), "mvn package did not make {jar:?}");
-        jar
-    })
-}
 
 /// Runs the Java program with `args` (one JVM at a time: the machine is
 /// small), echoing its stderr as it comes, and returns its stdout as JSON
@@ -112,7 +62,7 @@ async fn run_java(args: Vec<String>) -> Vec<Value> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let started = Instant::now();
         let mut child = spawn(
-            Command::new(executable("FERROKAFKA_JAVA", "java"))
+            java()
                 .arg("-jar")
                 .arg(jar)
                 .args(&args)

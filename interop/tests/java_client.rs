@@ -24,69 +24,18 @@
 )]
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrokafka_broker::{Broker, BrokerHandle, FaultAction, FaultRule};
+use ferrokafka_interop::java::{jar, java, spawn};
 use ferrokafka_protocol::{ApiKey, ErrorCode};
 
 /// How long the whole Java program may run before the test kills it: the
 /// program bounds each of its own waits, this only stops a hung JVM.
 const RUN_DEADLINE: Duration = Duration::from_secs(900);
-
-fn executable(variable: &str, default: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| default.to_owned())
-}
-
-/// Runs `command`, failing the test with a clear message when the program is
-/// not installed.
-fn spawn(command: &mut Command, what: &str) -> std::process::Child {
-    match command.spawn() {
-        Ok(child) => child,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => panic!(
-            "{what} is needed for the Java client interop test and was not found \
-             ({:?}: {error}); install a JDK 17+ and Maven, or set FERROKAFKA_JAVA / \
-             FERROKAFKA_MVN",
-            command.get_program()
-        ),
-        Err(error) => panic!("starting {:?}: {error}", command.get_program()),
-    }
-}
-
-/// Builds `interop/java` once per test process and returns the runnable jar.
-fn jar() -> &'static Path {
-    static JAR: OnceLock<PathBuf> = OnceLock::new();
-    JAR.get_or_init(|| {
-        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("java");
-        let started = Instant::now();
-        let output = spawn(
-            Command::new(executable("FERROKAFKA_MVN", "mvn"))
-                .args(["-B", "-q", "-f"])
-                .arg(project.join("pom.xml"))
-                .arg("package")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-            "Maven (mvn)",
-        )
-        .wait_with_output()
-        .unwrap();
-        assert!(
-            output.status.success(),
-            "mvn package failed ({}):\n{}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        println!("mvn package took {:.1?}", started.elapsed());
-        let jar = project
-            .join("target")
-            .join("ferrokafka-java-interop-jar-with-dependencies.jar");
-        assert!(jar.is_file(), "mvn package did not make {jar:?}");
-        jar
-    })
-}
 
 /// What the harness does when a scenario prints `ACTION what`: `Ok` is
 /// answered `done` on the program's stdin, `Err` with its message.
@@ -114,7 +63,7 @@ fn run_jar(bootstrap: &str, scenarios: &[&str], actions: &Actions<'_>) -> (Vec<S
         scenarios.iter().map(|s| (*s).to_owned()).collect()
     };
     let mut child = spawn(
-        Command::new(executable("FERROKAFKA_JAVA", "java"))
+        java()
             .arg("-jar")
             .arg(jar)
             .arg(bootstrap)
