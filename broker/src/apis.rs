@@ -1,4 +1,5 @@
-//! The one table of APIs the broker serves, with the versions of each.
+//! The one list of APIs the broker serves, and the table of the versions of
+//! each.
 //!
 //! The connection checks every request against [`SUPPORTED_APIS`] before
 //! decoding it, and the ApiVersions handler lists exactly this table, so what
@@ -30,42 +31,62 @@ const fn full(api: ApiKey) -> ApiSupport {
     }
 }
 
-/// Every API the broker serves, in API key order.
-pub const SUPPORTED_APIS: &[ApiSupport] = &[
-    full(ApiKey::Produce),
-    full(ApiKey::Fetch),
-    full(ApiKey::ListOffsets),
-    full(ApiKey::Metadata),
-    full(ApiKey::OffsetCommit),
-    full(ApiKey::OffsetFetch),
-    full(ApiKey::FindCoordinator),
-    full(ApiKey::JoinGroup),
-    full(ApiKey::Heartbeat),
-    full(ApiKey::LeaveGroup),
-    full(ApiKey::SyncGroup),
-    full(ApiKey::DescribeGroups),
-    full(ApiKey::ListGroups),
-    full(ApiKey::ApiVersions),
-    full(ApiKey::CreateTopics),
-    full(ApiKey::DeleteTopics),
-    full(ApiKey::DeleteRecords),
-    full(ApiKey::InitProducerId),
-    full(ApiKey::OffsetForLeaderEpoch),
-    full(ApiKey::AddPartitionsToTxn),
-    full(ApiKey::AddOffsetsToTxn),
-    full(ApiKey::EndTxn),
-    full(ApiKey::TxnOffsetCommit),
-    full(ApiKey::DescribeConfigs),
-    full(ApiKey::AlterConfigs),
-    full(ApiKey::CreatePartitions),
-    full(ApiKey::DeleteGroups),
-    full(ApiKey::IncrementalAlterConfigs),
-    full(ApiKey::OffsetDelete),
-    full(ApiKey::DescribeCluster),
-    full(ApiKey::DescribeTransactions),
-    full(ApiKey::ListTransactions),
-    full(ApiKey::DescribeTopicPartitions),
-];
+/// The list of APIs the broker serves, in API key order: each API, named as
+/// in [`ApiKey`] (and `RequestKind`, `ResponseKind`), with its handler module
+/// under `handlers/`. This list is the only one: [`SUPPORTED_APIS`] is made
+/// from it here, and the dispatch to the handlers and the error responses in
+/// `handlers`. Serving another API is a line here and its handler module.
+///
+/// `served_apis!(then)` calls the macro `then` with the list as
+/// `Api => module, ...`.
+macro_rules! served_apis {
+    ($then:ident) => {
+        $then! {
+            Produce => produce,
+            Fetch => fetch,
+            ListOffsets => list_offsets,
+            Metadata => metadata,
+            OffsetCommit => offset_commit,
+            OffsetFetch => offset_fetch,
+            FindCoordinator => find_coordinator,
+            JoinGroup => join_group,
+            Heartbeat => heartbeat,
+            LeaveGroup => leave_group,
+            SyncGroup => sync_group,
+            DescribeGroups => describe_groups,
+            ListGroups => list_groups,
+            ApiVersions => api_versions,
+            CreateTopics => create_topics,
+            DeleteTopics => delete_topics,
+            DeleteRecords => delete_records,
+            InitProducerId => init_producer_id,
+            OffsetForLeaderEpoch => offset_for_leader_epoch,
+            AddPartitionsToTxn => add_partitions_to_txn,
+            AddOffsetsToTxn => add_offsets_to_txn,
+            EndTxn => end_txn,
+            TxnOffsetCommit => txn_offset_commit,
+            DescribeConfigs => describe_configs,
+            AlterConfigs => alter_configs,
+            CreatePartitions => create_partitions,
+            DeleteGroups => delete_groups,
+            IncrementalAlterConfigs => incremental_alter_configs,
+            OffsetDelete => offset_delete,
+            DescribeCluster => describe_cluster,
+            DescribeTransactions => describe_transactions,
+            ListTransactions => list_transactions,
+            DescribeTopicPartitions => describe_topic_partitions,
+        }
+    };
+}
+pub(crate) use served_apis;
+
+macro_rules! version_table {
+    ($($api:ident => $module:ident,)*) => {
+        /// Every API the broker serves, in API key order.
+        pub const SUPPORTED_APIS: &[ApiSupport] = &[$(full(ApiKey::$api)),*];
+    };
+}
+served_apis!(version_table);
 
 /// The versions served for the API numbered `key`, if it is served at all.
 pub fn supported_versions(key: i16) -> Option<VersionRange> {

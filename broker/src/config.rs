@@ -1,4 +1,5 @@
-//! Broker settings and the builder that starts a broker.
+//! Broker settings: plain values, checked by [`BrokerConfig::validate`]. The
+//! builder that starts a broker with them is in `builder`.
 //!
 //! Defaults follow Kafka's broker defaults where a client can observe them
 //! (`num.partitions` 1, `auto.create.topics.enable` true,
@@ -10,7 +11,6 @@ use std::path::PathBuf;
 use ferrokafka_protocol::frame::DEFAULT_MAX_FRAME_SIZE;
 
 use crate::error::BrokerError;
-use crate::server::{Broker, BrokerHandle};
 
 /// When appended batches are forced to disk (only with a data directory).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +68,8 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     /// Whether to keep every request seen, for [`BrokerHandle::requests_seen`].
     /// Off by default: a long-running broker would grow without bound.
+    ///
+    /// [`BrokerHandle::requests_seen`]: crate::BrokerHandle::requests_seen
     pub record_requests: bool,
 }
 
@@ -132,113 +134,5 @@ impl BrokerConfig {
             ));
         }
         Ok(())
-    }
-}
-
-/// Builds and starts a broker; see [`Broker::builder`].
-#[derive(Debug, Clone, Default)]
-#[must_use]
-pub struct BrokerBuilder {
-    config: BrokerConfig,
-}
-
-impl BrokerBuilder {
-    /// A builder with the defaults of [`BrokerConfig`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A builder starting from `config`.
-    pub fn from_config(config: BrokerConfig) -> Self {
-        Self { config }
-    }
-
-    /// Host and port of the first node, as `"host:port"`; port 0 means
-    /// ephemeral ports.
-    pub fn listen(mut self, address: &str) -> Result<Self, BrokerError> {
-        let (host, port) = address.rsplit_once(':').ok_or_else(|| {
-            BrokerError::Config(format!("listen address {address:?} has no port"))
-        })?;
-        let port = port.parse::<u16>().map_err(|_| {
-            BrokerError::Config(format!("listen address {address:?} has a bad port"))
-        })?;
-        self.config.host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        self.config.port = port;
-        Ok(self)
-    }
-
-    /// The host clients are told to connect to, when it differs from the
-    /// one bound.
-    pub fn advertised_host(mut self, host: impl Into<String>) -> Self {
-        self.config.advertised_host = Some(host.into());
-        self
-    }
-
-    /// Number of broker ids (nodes), numbered from 0.
-    pub fn nodes(mut self, nodes: i32) -> Self {
-        self.config.nodes = nodes;
-        self
-    }
-
-    /// Partitions of auto-created topics (`num.partitions`).
-    pub fn default_partitions(mut self, partitions: i32) -> Self {
-        self.config.default_partitions = partitions;
-        self
-    }
-
-    /// Whether unknown topics are created on Metadata and Produce.
-    pub fn auto_create_topics(mut self, enabled: bool) -> Self {
-        self.config.auto_create_topics = enabled;
-        self
-    }
-
-    /// Persist to `dir` (created if missing) and recover from it on start.
-    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config.data_dir = Some(dir.into());
-        self
-    }
-
-    /// When appends are forced to disk.
-    pub fn flush(mut self, policy: FlushPolicy) -> Self {
-        self.config.flush = policy;
-        self
-    }
-
-    /// The largest request frame accepted.
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.config.max_frame_size = bytes;
-        self
-    }
-
-    /// The node that coordinates every group.
-    pub fn group_coordinator_node(mut self, node: i32) -> Self {
-        self.config.group_coordinator_node = node;
-        self
-    }
-
-    /// Keep every request seen for [`BrokerHandle::requests_seen`].
-    pub fn record_requests(mut self, enabled: bool) -> Self {
-        self.config.record_requests = enabled;
-        self
-    }
-
-    /// The cluster id reported to clients.
-    pub fn cluster_id(mut self, id: impl Into<String>) -> Self {
-        self.config.cluster_id = id.into();
-        self
-    }
-
-    /// The settings as they stand.
-    pub fn config(&self) -> &BrokerConfig {
-        &self.config
-    }
-
-    /// Binds every node's listener, recovers the data directory if any, and
-    /// starts serving on the current tokio runtime.
-    pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
-        Broker::start(self.config).await
     }
 }

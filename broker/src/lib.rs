@@ -25,10 +25,12 @@
 //! # }
 //! ```
 //!
-//! What lives where: [`apis`] is the one table of supported API versions;
+//! What lives where: [`apis`] is the one list of served APIs, from which
+//! the table of supported versions and the handlers' dispatch are made;
 //! `handlers/` has one module per API key; `connection` reads frames and
-//! answers requests in order; `server` runs the listeners and owns every
-//! task; `cluster` holds nodes, topics and partition leadership; `log` is a
+//! answers requests in order; `builder` is the entry point that starts the
+//! `server` with the plain settings of `config`; `server` runs the listeners
+//! and owns every task; `cluster` holds nodes, topics and partition leadership; `log` is a
 //! partition's log of record batches with its idempotent-producer state;
 //! `topic_config` knows the topic configs and what the log enforces;
 //! `producer_ids` hands out producer ids and epochs; `txn` is the
@@ -42,6 +44,7 @@
 //! log compaction (`cleanup.policy=compact` is stored and requires keys),
 //! SASL and TLS, quotas (throttle time is always 0).
 
+mod builder;
 mod cluster;
 mod config;
 mod connection;
@@ -58,7 +61,8 @@ pub mod apis;
 pub mod faults;
 pub mod group;
 
-pub use config::{BrokerBuilder, BrokerConfig, FlushPolicy};
+pub use builder::{Broker, BrokerBuilder};
+pub use config::{BrokerConfig, FlushPolicy};
 pub use error::BrokerError;
 pub use faults::{FaultAction, FaultRule, FiredFault, SeenRequest};
-pub use server::{Broker, BrokerHandle};
+pub use server::BrokerHandle;

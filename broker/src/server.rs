@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::cluster::{Cluster, NodeInfo};
-use crate::config::{BrokerBuilder, BrokerConfig};
+use crate::config::BrokerConfig;
 use crate::connection::serve_connection;
 use crate::error::BrokerError;
 use crate::faults::{FaultRule, FiredFault, SeenRequest};
@@ -26,61 +26,50 @@ use crate::faults::{FaultRule, FiredFault, SeenRequest};
 /// current request before aborting them (a group join can wait a while).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Entry point: `Broker::builder()...start().await`.
-#[derive(Debug)]
-pub struct Broker;
-
-impl Broker {
-    /// A builder with the default settings (one node on an ephemeral port,
-    /// in memory, automatic topic creation on).
-    pub fn builder() -> BrokerBuilder {
-        BrokerBuilder::new()
+/// Binds every node's listener, builds the cluster (recovering the data
+/// directory if any) and starts serving on the current tokio runtime.
+pub(crate) async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+    config.validate()?;
+    let mut listeners = Vec::new();
+    for id in 0..config.nodes {
+        let port = if config.port == 0 {
+            0
+        } else {
+            config.port.saturating_add(id as u16)
+        };
+        let address = format!("{}:{}", bracket(&config.host), port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| BrokerError::Bind {
+                address: address.clone(),
+                source,
+            })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| BrokerError::Bind { address, source })?;
+        listeners.push((id, listener, local));
     }
-
-    pub(crate) async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
-        config.validate()?;
-        let mut listeners = Vec::new();
-        for id in 0..config.nodes {
-            let port = if config.port == 0 {
-                0
-            } else {
-                config.port.saturating_add(id as u16)
-            };
-            let address = format!("{}:{}", bracket(&config.host), port);
-            let listener =
-                TcpListener::bind(&address)
-                    .await
-                    .map_err(|source| BrokerError::Bind {
-                        address: address.clone(),
-                        source,
-                    })?;
-            let local = listener
-                .local_addr()
-                .map_err(|source| BrokerError::Bind { address, source })?;
-            listeners.push((id, listener, local));
-        }
-        let nodes = listeners
-            .iter()
-            .map(|(id, _, local)| NodeInfo {
-                id: *id,
-                host: config
-                    .advertised_host
-                    .clone()
-                    .unwrap_or_else(|| config.host.clone()),
-                port: local.port(),
-                alive: true,
-            })
-            .collect();
-        let cluster = Arc::new(Cluster::new(config, nodes)?);
-        let runtimes = listeners
-            .into_iter()
-            .map(|(id, listener, local)| NodeRuntime::spawn(&cluster, id, listener, local))
-            .collect();
-        Ok(BrokerHandle {
-            cluster,
-            nodes: Mutex::new(runtimes),
+    let nodes = listeners
+        .iter()
+        .map(|(id, _, local)| NodeInfo {
+            id: *id,
+            host: config
+                .advertised_host
+                .clone()
+                .unwrap_or_else(|| config.host.clone()),
+            port: local.port(),
+            alive: true,
         })
-    }
+        .collect();
+    let cluster = Arc::new(Cluster::new(config, nodes)?);
+    let runtimes = listeners
+        .into_iter()
+        .map(|(id, listener, local)| NodeRuntime::spawn(&cluster, id, listener, local))
+        .collect();
+    Ok(BrokerHandle {
+        cluster,
+        nodes: Mutex::new(runtimes),
+    })
 }
 
 fn bracket(host: &str) -> String {

@@ -9,7 +9,7 @@ use ferrokafka_protocol::generated::{AddOffsetsToTxnRequest, AddOffsetsToTxnResp
 
 use super::RequestContext;
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: AddOffsetsToTxnRequest,
 ) -> AddOffsetsToTxnResponse {

@@ -65,7 +65,7 @@ fn all_failed(topics: &[AddPartitionsToTxnTopic], code: ErrorCode) -> PartitionR
         .collect()
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {

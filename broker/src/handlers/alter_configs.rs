@@ -33,7 +33,7 @@ fn result(
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {

@@ -23,7 +23,7 @@ pub(crate) fn supported_api_list() -> Vec<ApiVersion> {
         .collect()
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     _context: &RequestContext,
     _request: ApiVersionsRequest,
 ) -> ApiVersionsResponse {

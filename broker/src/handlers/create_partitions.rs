@@ -12,7 +12,7 @@ use ferrokafka_protocol::generated::{CreatePartitionsRequest, CreatePartitionsRe
 
 use super::{RequestContext, message_for};
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {

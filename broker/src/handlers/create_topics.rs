@@ -52,7 +52,7 @@ fn config_list(config: &TopicConfig) -> Vec<CreatableTopicConfigs> {
         .collect()
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {

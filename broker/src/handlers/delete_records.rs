@@ -24,7 +24,7 @@ fn partition_result(
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {

@@ -49,7 +49,7 @@ fn named(request: &DeleteTopicsRequest, version: i16) -> Vec<(Option<String>, Uu
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {

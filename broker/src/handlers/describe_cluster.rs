@@ -13,7 +13,7 @@ use super::{RequestContext, message_for};
 
 const BROKER_ENDPOINTS: i8 = 1;
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {

@@ -269,7 +269,7 @@ pub(crate) fn broker_resource(
         .ok_or_else(|| format!("Unexpected broker id {name}"))
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {

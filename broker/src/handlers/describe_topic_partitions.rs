@@ -30,7 +30,7 @@ fn missing(name: String, code: ErrorCode) -> DescribeTopicPartitionsResponseTopi
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {

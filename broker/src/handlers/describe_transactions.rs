@@ -38,7 +38,7 @@ fn shaped(description: TxnDescription) -> TransactionState {
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {

@@ -8,7 +8,7 @@ use ferrokafka_protocol::generated::{EndTxnRequest, EndTxnResponse};
 
 use super::RequestContext;
 
-pub(crate) fn handle(context: &RequestContext, request: EndTxnRequest) -> EndTxnResponse {
+pub(crate) async fn handle(context: &RequestContext, request: EndTxnRequest) -> EndTxnResponse {
     let version = context.version;
     if !context.is_coordinator() {
         return error_response(&request, version, ErrorCode::NotCoordinator);

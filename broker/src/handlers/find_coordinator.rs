@@ -24,7 +24,7 @@ fn locate(context: &RequestContext, key_type: i8) -> Result<(i32, String, i32), 
     Ok((node.id, node.host, i32::from(node.port)))
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {

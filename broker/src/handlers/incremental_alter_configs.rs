@@ -39,7 +39,7 @@ fn result(
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {

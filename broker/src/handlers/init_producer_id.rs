@@ -12,7 +12,7 @@ use ferrokafka_protocol::generated::{InitProducerIdRequest, InitProducerIdRespon
 
 use super::RequestContext;
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {

@@ -30,7 +30,10 @@ fn error_partition(index: i32, code: ErrorCode) -> ListOffsetsPartitionResponse 
     }
 }
 
-pub(crate) fn handle(context: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub(crate) async fn handle(
+    context: &RequestContext,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let cluster = &context.cluster;
     let version = context.version;
     let now = now_ms();

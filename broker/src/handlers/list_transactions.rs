@@ -24,7 +24,7 @@ const STATES: &[&str] = &[
     "PrepareEpochFence",
 ];
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: ListTransactionsRequest,
 ) -> ListTransactionsResponse {

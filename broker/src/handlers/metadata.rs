@@ -118,7 +118,7 @@ fn missing(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataResponseT
     }
 }
 
-pub(crate) fn handle(context: &RequestContext, request: MetadataRequest) -> MetadataResponse {
+pub(crate) async fn handle(context: &RequestContext, request: MetadataRequest) -> MetadataResponse {
     let cluster = &context.cluster;
     let version = context.version;
     // v0 has no null array: an empty list means every topic.

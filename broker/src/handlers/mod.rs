@@ -1,6 +1,7 @@
 //! One module per API key, and the dispatch from a decoded request to its
-//! handler. Whether an API and version are served at all is decided before
-//! this, by the table in [`crate::apis`].
+//! handler, made from the list of served APIs in [`crate::apis`]. Whether an
+//! API and version are served at all is decided before this, by the table
+//! made from the same list.
 //!
 //! Each module has `handle` (the request, answered) and `error_response`
 //! (the same request answered with one error code everywhere, for
@@ -108,216 +109,74 @@ impl From<ResponseKind> for Reply {
     }
 }
 
-/// Runs the handler of `request`'s API.
-pub(crate) async fn handle(context: &RequestContext, request: RequestKind) -> Reply {
-    let version = context.version;
-    tracing::trace!(
-        node = context.node,
-        api = request.api_key().name(),
-        version,
-        correlation_id = context.header.correlation_id,
-        client_id = context.header.client_id.as_deref().unwrap_or(""),
-        "handling a request"
-    );
-    match request {
-        RequestKind::Produce(r) => return produce::handle(context, r).await,
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(context, r).await),
-        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(context, r)),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(context, r)),
-        RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(offset_commit::handle(context, r).await)
-        }
-        RequestKind::OffsetFetch(r) => {
-            ResponseKind::OffsetFetch(offset_fetch::handle(context, r).await)
-        }
-        RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(find_coordinator::handle(context, r))
-        }
-        RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(join_group::handle(context, r).await),
-        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::handle(context, r).await),
-        RequestKind::LeaveGroup(r) => {
-            ResponseKind::LeaveGroup(leave_group::handle(context, r).await)
-        }
-        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(context, r).await),
-        RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(describe_groups::handle(context, r).await)
-        }
-        RequestKind::ListGroups(r) => {
-            ResponseKind::ListGroups(list_groups::handle(context, r).await)
-        }
-        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(context, r)),
-        RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(create_topics::handle(context, r))
-        }
-        RequestKind::DeleteTopics(r) => {
-            ResponseKind::DeleteTopics(delete_topics::handle(context, r))
-        }
-        RequestKind::DeleteRecords(r) => {
-            ResponseKind::DeleteRecords(delete_records::handle(context, r))
-        }
-        RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(init_producer_id::handle(context, r))
-        }
-        RequestKind::OffsetForLeaderEpoch(r) => {
-            ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(context, r))
-        }
-        RequestKind::AddPartitionsToTxn(r) => {
-            ResponseKind::AddPartitionsToTxn(add_partitions_to_txn::handle(context, r))
-        }
-        RequestKind::AddOffsetsToTxn(r) => {
-            ResponseKind::AddOffsetsToTxn(add_offsets_to_txn::handle(context, r))
-        }
-        RequestKind::EndTxn(r) => ResponseKind::EndTxn(end_txn::handle(context, r)),
-        RequestKind::TxnOffsetCommit(r) => {
-            ResponseKind::TxnOffsetCommit(txn_offset_commit::handle(context, r))
-        }
-        RequestKind::DescribeConfigs(r) => {
-            ResponseKind::DescribeConfigs(describe_configs::handle(context, r))
-        }
-        RequestKind::AlterConfigs(r) => {
-            ResponseKind::AlterConfigs(alter_configs::handle(context, r))
-        }
-        RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(create_partitions::handle(context, r))
-        }
-        RequestKind::DeleteGroups(r) => {
-            ResponseKind::DeleteGroups(delete_groups::handle(context, r).await)
-        }
-        RequestKind::IncrementalAlterConfigs(r) => {
-            ResponseKind::IncrementalAlterConfigs(incremental_alter_configs::handle(context, r))
-        }
-        RequestKind::OffsetDelete(r) => {
-            ResponseKind::OffsetDelete(offset_delete::handle(context, r).await)
-        }
-        RequestKind::DescribeCluster(r) => {
-            ResponseKind::DescribeCluster(describe_cluster::handle(context, r))
-        }
-        RequestKind::DescribeTransactions(r) => {
-            ResponseKind::DescribeTransactions(describe_transactions::handle(context, r))
-        }
-        RequestKind::ListTransactions(r) => {
-            ResponseKind::ListTransactions(list_transactions::handle(context, r))
-        }
-        RequestKind::DescribeTopicPartitions(r) => {
-            ResponseKind::DescribeTopicPartitions(describe_topic_partitions::handle(context, r))
-        }
-        other => {
-            // The API table and this match disagree: a broker bug, answered
-            // the way an unsupported request is.
-            tracing::error!(
-                api = other.api_key().name(),
-                version,
-                "no handler for a supported API"
-            );
-            return Reply::Close;
-        }
-    }
-    .into()
+/// What a handler's `handle` returns: its API's response, or (Produce) a
+/// [`Reply`] that may also be silence or a closed connection.
+pub(crate) trait IntoReply {
+    /// The answer to send.
+    fn into_reply(self) -> Reply;
 }
 
-/// `request` answered with `code` on every entry, without applying it.
-pub(crate) fn error_response(
-    request: &RequestKind,
-    version: i16,
-    code: ErrorCode,
-) -> Option<ResponseKind> {
-    Some(match request {
-        RequestKind::Produce(r) => ResponseKind::Produce(produce::error_response(r, version, code)),
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::error_response(r, version, code)),
-        RequestKind::ListOffsets(r) => {
-            ResponseKind::ListOffsets(list_offsets::error_response(r, version, code))
-        }
-        RequestKind::Metadata(r) => {
-            ResponseKind::Metadata(metadata::error_response(r, version, code))
-        }
-        RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(offset_commit::error_response(r, version, code))
-        }
-        RequestKind::OffsetFetch(r) => {
-            ResponseKind::OffsetFetch(offset_fetch::error_response(r, version, code))
-        }
-        RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(find_coordinator::error_response(r, version, code))
-        }
-        RequestKind::JoinGroup(r) => {
-            ResponseKind::JoinGroup(join_group::error_response(r, version, code))
-        }
-        RequestKind::Heartbeat(r) => {
-            ResponseKind::Heartbeat(heartbeat::error_response(r, version, code))
-        }
-        RequestKind::LeaveGroup(r) => {
-            ResponseKind::LeaveGroup(leave_group::error_response(r, version, code))
-        }
-        RequestKind::SyncGroup(r) => {
-            ResponseKind::SyncGroup(sync_group::error_response(r, version, code))
-        }
-        RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(describe_groups::error_response(r, version, code))
-        }
-        RequestKind::ListGroups(r) => {
-            ResponseKind::ListGroups(list_groups::error_response(r, version, code))
-        }
-        RequestKind::ApiVersions(r) => {
-            ResponseKind::ApiVersions(api_versions::error_response(r, version, code))
-        }
-        RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(create_topics::error_response(r, version, code))
-        }
-        RequestKind::DeleteTopics(r) => {
-            ResponseKind::DeleteTopics(delete_topics::error_response(r, version, code))
-        }
-        RequestKind::DeleteRecords(r) => {
-            ResponseKind::DeleteRecords(delete_records::error_response(r, version, code))
-        }
-        RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(init_producer_id::error_response(r, version, code))
-        }
-        RequestKind::OffsetForLeaderEpoch(r) => ResponseKind::OffsetForLeaderEpoch(
-            offset_for_leader_epoch::error_response(r, version, code),
-        ),
-        RequestKind::AddPartitionsToTxn(r) => ResponseKind::AddPartitionsToTxn(
-            add_partitions_to_txn::error_response(r, version, code),
-        ),
-        RequestKind::AddOffsetsToTxn(r) => {
-            ResponseKind::AddOffsetsToTxn(add_offsets_to_txn::error_response(r, version, code))
-        }
-        RequestKind::EndTxn(r) => ResponseKind::EndTxn(end_txn::error_response(r, version, code)),
-        RequestKind::TxnOffsetCommit(r) => {
-            ResponseKind::TxnOffsetCommit(txn_offset_commit::error_response(r, version, code))
-        }
-        RequestKind::DescribeConfigs(r) => {
-            ResponseKind::DescribeConfigs(describe_configs::error_response(r, version, code))
-        }
-        RequestKind::AlterConfigs(r) => {
-            ResponseKind::AlterConfigs(alter_configs::error_response(r, version, code))
-        }
-        RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(create_partitions::error_response(r, version, code))
-        }
-        RequestKind::DeleteGroups(r) => {
-            ResponseKind::DeleteGroups(delete_groups::error_response(r, version, code))
-        }
-        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
-            incremental_alter_configs::error_response(r, version, code),
-        ),
-        RequestKind::OffsetDelete(r) => {
-            ResponseKind::OffsetDelete(offset_delete::error_response(r, version, code))
-        }
-        RequestKind::DescribeCluster(r) => {
-            ResponseKind::DescribeCluster(describe_cluster::error_response(r, version, code))
-        }
-        RequestKind::DescribeTransactions(r) => ResponseKind::DescribeTransactions(
-            describe_transactions::error_response(r, version, code),
-        ),
-        RequestKind::ListTransactions(r) => {
-            ResponseKind::ListTransactions(list_transactions::error_response(r, version, code))
-        }
-        RequestKind::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
-            describe_topic_partitions::error_response(r, version, code),
-        ),
-        _ => return None,
-    })
+impl IntoReply for Reply {
+    fn into_reply(self) -> Reply {
+        self
+    }
 }
+
+impl<T: Into<ResponseKind>> IntoReply for T {
+    fn into_reply(self) -> Reply {
+        Reply::Respond(self.into())
+    }
+}
+
+/// Makes [`handle`] and [`error_response`] from the list of served APIs in
+/// [`crate::apis`]: every module listed there has
+/// `async fn handle(&RequestContext, Request) -> impl IntoReply` and
+/// `fn error_response(&Request, version, ErrorCode) -> Response`.
+macro_rules! dispatch {
+    ($($api:ident => $module:ident,)*) => {
+        /// Runs the handler of `request`'s API.
+        pub(crate) async fn handle(context: &RequestContext, request: RequestKind) -> Reply {
+            let version = context.version;
+            tracing::trace!(
+                node = context.node,
+                api = request.api_key().name(),
+                version,
+                correlation_id = context.header.correlation_id,
+                client_id = context.header.client_id.as_deref().unwrap_or(""),
+                "handling a request"
+            );
+            match request {
+                $(RequestKind::$api(r) => $module::handle(context, r).await.into_reply(),)*
+                other => {
+                    // An API the broker does not serve: the connection
+                    // refuses it before decoding, so this is a broker bug,
+                    // answered the way an unsupported request is.
+                    tracing::error!(
+                        api = other.api_key().name(),
+                        version,
+                        "no handler for a supported API"
+                    );
+                    Reply::Close
+                }
+            }
+        }
+
+        /// `request` answered with `code` on every entry, without applying it.
+        pub(crate) fn error_response(
+            request: &RequestKind,
+            version: i16,
+            code: ErrorCode,
+        ) -> Option<ResponseKind> {
+            Some(match request {
+                $(RequestKind::$api(r) => {
+                    ResponseKind::$api($module::error_response(r, version, code))
+                })*
+                _ => return None,
+            })
+        }
+    };
+}
+crate::apis::served_apis!(dispatch);
 
 /// The error message field for `code`, or `None` for success.
 pub(crate) fn message_for(code: ErrorCode) -> Option<String> {

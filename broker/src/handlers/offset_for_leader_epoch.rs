@@ -23,7 +23,7 @@ fn error_partition(partition: i32, code: ErrorCode) -> EpochEndOffset {
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {

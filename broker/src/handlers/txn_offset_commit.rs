@@ -39,7 +39,7 @@ fn shaped(request: &TxnOffsetCommitRequest, codes: &[ErrorCode]) -> TxnOffsetCom
     }
 }
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     context: &RequestContext,
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
