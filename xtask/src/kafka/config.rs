@@ -230,8 +230,14 @@ pub(crate) fn log4j_core_version<'a>(
 }
 
 /// A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22
-/// characters), as `kafka-storage random-uuid` prints.
-pub(crate) fn cluster_id(bytes: [u8; 16]) -> String {
+/// characters), as `kafka-storage random-uuid` prints. Like Kafka's
+/// `Uuid.randomUuid`, it never starts with `-`: the storage tool would take
+/// such an id for an option ("--cluster-id: expected one argument"), so bytes
+/// that would give one have their top bit cleared (`-` becomes `e`).
+pub(crate) fn cluster_id(mut bytes: [u8; 16]) -> String {
+    if let Some(first) = bytes.first_mut().filter(|b| **b >> 2 == 62) {
+        *first &= 0x7f;
+    }
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits: u32 = 0;
     let mut held = 0;
@@ -405,6 +411,14 @@ mod tests {
     fn cluster_ids_are_22_url_safe_characters() {
         assert_eq!(cluster_id([0; 16]), "AAAAAAAAAAAAAAAAAAAAAA");
         assert_eq!(cluster_id([0xff; 16]), "_____________________w");
+        // 0xf8 starts with the six bits of '-', which the storage tool
+        // would read as an option.
+        assert_eq!(cluster_id([0xf8; 16]), "ePj4-Pj4-Pj4-Pj4-Pj4-A");
+        for first in 0..=255u8 {
+            let mut bytes = [0x5a; 16];
+            bytes[0] = first;
+            assert!(!cluster_id(bytes).starts_with('-'), "{first:#x}");
+        }
         // Kafka's own example id decodes from these bytes.
         let id = cluster_id([
             0x34, 0x90, 0x7d, 0x3b, 0x3e, 0x7a, 0x4b, 0x46, 0x8f, 0x2c, 0x12, 0x6e, 0x95, 0x62,
